@@ -1,0 +1,1 @@
+"""tierdesk daemon: the command, config, listeners, pipeline driver, sender."""

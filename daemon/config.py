@@ -1,0 +1,287 @@
+"""The configuration: one YAML file loaded once into a typed, validated object.
+
+Each setting is declared once, here, with its default and help text; the
+dataclasses are the schema (see rules.yamlschema). With no file at all the
+embedded default runs with zero external services: SQLite and a Maildir under
+./tierdesk-data, SMTP on 127.0.0.1:2525 for support@localhost.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+from rules.yamlschema import ByteSize, Duration, bind
+from rules.yamlsource import Problem, SourceError, load_yaml_file
+
+CONFIG_ENV = "TIERDESK_CONFIG"
+DEFAULT_DATA_DIR = Path("tierdesk-data")
+
+
+def _help(text: str, **kwargs: object) -> dict:
+    return {"metadata": {"help": text}, **kwargs}
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """Where tickets, messages, the spool and the outbox live."""
+
+    url: str | None = field(
+        **_help(
+            "sqlite:///path/to/tierdesk.db or postgresql://user@host/db; default: SQLite in data_dir"
+        ),
+        default=None,
+    )
+
+
+@dataclass(frozen=True)
+class SupportConfig:
+    """Who we are to customers."""
+
+    addresses: list[str] = field(
+        **_help(
+            "support addresses we accept mail for; the first one is the sender of our mail"
+        ),
+        default_factory=lambda: ["support@localhost"],
+    )
+    display_name: str = field(
+        **_help("display name on outgoing mail"), default="Support"
+    )
+    subject_tag: str = field(
+        **_help("tag of the subject token, e.g. ACME for [ACME #123]"),
+        default="TIERDESK",
+    )
+    domain: str | None = field(
+        **_help(
+            "domain for our Message-IDs; default: the first support address's domain"
+        ),
+        default=None,
+    )
+    default_language: str = field(
+        **_help("language of templates when nothing else says"), default="en"
+    )
+    languages: list[str] = field(
+        **_help("template languages on offer"), default_factory=lambda: ["en", "ru"]
+    )
+    auto_replies_per_hour: int = field(
+        **_help("most automatic mails one address gets per hour (loop breaker)"),
+        default=10,
+    )
+
+    @property
+    def sender(self) -> str:
+        """The address our mail comes from."""
+        return self.addresses[0]
+
+    @property
+    def message_id_domain(self) -> str:
+        """The right-hand side of every Message-ID we mint."""
+        return self.domain or self.sender.rpartition("@")[2] or "localhost"
+
+
+@dataclass(frozen=True)
+class SmtpListenConfig:
+    """The SMTP/LMTP listener that takes mail in."""
+
+    enabled: bool = field(**_help("run the listener"), default=True)
+    host: str = field(**_help("address to listen on"), default="127.0.0.1")
+    port: int = field(**_help("TCP port"), default=2525)
+    mode: Literal["smtp", "lmtp"] = field(**_help("protocol spoken"), default="smtp")
+    max_message_size: ByteSize = field(
+        **_help("larger messages are refused with 552"),
+        default=ByteSize(25 * 1024 * 1024),
+    )
+    hostname: str = field(
+        **_help("name in the greeting; default: the message-id domain"), default=""
+    )
+    timeout: Duration = field(
+        **_help("idle timeout of a session"), default=Duration(300)
+    )
+
+
+@dataclass(frozen=True)
+class OutgoingConfig:
+    """How our mail leaves: into a local Maildir (development) or through an SMTP relay."""
+
+    transport: Literal["maildir", "smtp"] = field(
+        **_help("maildir or smtp"), default="maildir"
+    )
+    maildir: Path | None = field(
+        **_help("Maildir for outgoing mail; default: data_dir/outgoing"), default=None
+    )
+    host: str = field(**_help("relay host"), default="localhost")
+    port: int = field(**_help("relay port"), default=25)
+    security: Literal["none", "starttls", "tls"] = field(
+        **_help(
+            "none, starttls (upgrade a plain connection) or tls (implicit, port 465)"
+        ),
+        default="none",
+    )
+    username: str | None = field(**_help("relay login"), default=None)
+    password: str | None = field(
+        **_help("relay password inline (prefer password_file)"), default=None
+    )
+    password_file: Path | None = field(
+        **_help("file holding the relay password"), default=None
+    )
+    password_env: str | None = field(
+        **_help("environment variable holding the relay password"), default=None
+    )
+    timeout: Duration = field(**_help("relay connection timeout"), default=Duration(30))
+    max_attempts: int = field(
+        **_help("temporary failures before a mail is marked failed"), default=12
+    )
+    retry_base: Duration = field(
+        **_help("first retry delay; it doubles each time"), default=Duration(30)
+    )
+    retry_max: Duration = field(
+        **_help("longest delay between retries"), default=Duration(3600)
+    )
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration of one tierdesk instance."""
+
+    data_dir: Path = field(
+        **_help("state directory (SQLite database, outgoing Maildir)"),
+        default=DEFAULT_DATA_DIR,
+    )
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    support: SupportConfig = field(default_factory=SupportConfig)
+    smtp: SmtpListenConfig = field(default_factory=SmtpListenConfig)
+    outgoing: OutgoingConfig = field(default_factory=OutgoingConfig)
+    templates_dir: Path | None = field(
+        **_help("directory whose templates override the built-in ones"), default=None
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = field(
+        **_help("log level"), default="info"
+    )
+    source: str = field(
+        default="(embedded default)", metadata={"help": "internal"}, init=False
+    )
+
+    @property
+    def storage_url(self) -> str:
+        """The database URL, defaulting to SQLite inside data_dir."""
+        return self.storage.url or f"sqlite:///{self.data_dir / 'tierdesk.db'}"
+
+    @property
+    def outgoing_maildir(self) -> Path:
+        """The Maildir that the maildir transport writes to."""
+        return self.outgoing.maildir or self.data_dir / "outgoing"
+
+
+def default_config() -> Config:
+    """The embedded default: no external services at all."""
+    return Config()
+
+
+def load_config(
+    path: Path | str | None = None, environ: dict[str, str] | None = None
+) -> Config:
+    """Load the config file named by `path`, $TIERDESK_CONFIG, or the embedded default."""
+    environ = dict(os.environ) if environ is None else environ
+    chosen = path or environ.get(CONFIG_ENV)
+    if not chosen:
+        return default_config()
+    node = load_yaml_file(chosen)
+    problems: list[Problem] = []
+    config = bind(Config, node, problems)
+    if config is not None:
+        config = _resolve_paths(config, Path(chosen).parent, str(chosen))
+        problems.extend(_check(config, str(chosen), environ))
+    if problems or config is None:
+        raise SourceError(problems)
+    return config
+
+
+def _check(config: Config, path: str, environ: dict[str, str]) -> list[Problem]:
+    problems = []
+    for address in config.support.addresses:
+        if "@" not in address or " " in address.strip():
+            problems.append(
+                Problem(
+                    path, None, f"support address {address!r} is not an email address"
+                )
+            )
+    if not config.support.addresses:
+        problems.append(
+            Problem(path, None, "support.addresses must name at least one address")
+        )
+    if config.support.default_language not in config.support.languages:
+        problems.append(
+            Problem(
+                path, None, "support.default_language must be one of support.languages"
+            )
+        )
+    url = config.storage.url
+    if url and not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        problems.append(
+            Problem(
+                path,
+                None,
+                f"storage.url {url!r}: use sqlite:///PATH or postgresql://...",
+            )
+        )
+    out = config.outgoing
+    if out.password_file and not out.password_file.is_file():
+        problems.append(
+            Problem(
+                path,
+                None,
+                f"outgoing.password_file: {out.password_file} does not exist",
+            )
+        )
+    if out.password_env and out.password_env not in environ:
+        problems.append(
+            Problem(
+                path, None, f"outgoing.password_env: ${out.password_env} is not set"
+            )
+        )
+    return problems
+
+
+def _resolve_paths(config: Config, base: Path, source: str) -> Config:
+    """Relative paths in a config file are relative to the file, not to the cwd."""
+
+    def fix(p: Path | None) -> Path | None:
+        return p if p is None or p.is_absolute() else base / p
+
+    url = config.storage.url
+    if (
+        url
+        and url.startswith("sqlite:///")
+        and not Path(url[len("sqlite:///") :]).is_absolute()
+    ):
+        url = f"sqlite:///{base / url[len('sqlite:///') :]}"
+    config = replace(
+        config,
+        storage=replace(config.storage, url=url),
+        data_dir=fix(config.data_dir) or config.data_dir,
+        templates_dir=fix(config.templates_dir),
+        outgoing=replace(
+            config.outgoing,
+            maildir=fix(config.outgoing.maildir),
+            password_file=fix(config.outgoing.password_file),
+        ),
+    )
+    object.__setattr__(config, "source", source)
+    return config
+
+
+def read_secret(
+    inline: str | None, file: Path | None, env: str | None, environ: dict[str, str]
+) -> str | None:
+    """A secret from its file (first line), environment variable, or inline value."""
+    if file is not None:
+        return (
+            file.read_text(encoding="utf-8").splitlines()[0].strip()
+            if file.exists()
+            else None
+        )
+    if env is not None:
+        return environ.get(env)
+    return inline

@@ -1,0 +1,54 @@
+"""Building the parts of a running tierdesk from its configuration, once."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from peewee import Database
+
+from daemon.compose import Composer
+from daemon.config import Config
+from daemon.pipeline import Pipeline
+from daemon.sender import Sender
+from daemon.templating import Templates
+from storage.db import open_database
+from storage.schema import ensure_schema, instance_id
+
+log = logging.getLogger("tierdesk")
+
+
+@dataclass
+class Runtime:
+    """The database, pipeline and sender of one configuration."""
+
+    config: Config
+    db: Database
+    pipeline: Pipeline
+    sender: Sender
+    templates: Templates
+
+
+def open_runtime(config: Config, create_if_empty: bool = True) -> Runtime:
+    """Open storage (refusing an unknown schema), load templates, wire the stages.
+
+    Raises StorageError or SchemaError when the database is not usable.
+    """
+    db = open_database(config.storage_url)
+    ensure_schema(db, create_if_empty=create_if_empty)
+    support = config.support
+    templates = Templates(
+        config.templates_dir, tuple(support.languages), support.default_language
+    )
+    composer = Composer(support, templates, instance_id(db))
+    pipeline = Pipeline(db, config, composer, instance_id(db))
+    sender = Sender(db, config.outgoing, config.outgoing_maildir)
+    return Runtime(config, db, pipeline, sender, templates)
+
+
+def configure_logging(level: str) -> None:
+    """Log lines to stderr (journald adds the timestamps under systemd)."""
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )

@@ -1,0 +1,214 @@
+"""The outbox sender: delivers due outbox rows through the configured transport.
+
+A temporary failure (4xx, connection refused, timeout) is retried with
+exponential backoff; a permanent one (5xx) or too many attempts marks the row
+failed with the error. A dead relay is logged once per change of state, not
+once per mail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import smtplib
+import ssl
+from contextlib import AbstractContextManager, suppress
+from datetime import timedelta
+from pathlib import Path
+from types import TracebackType
+
+from peewee import Database
+
+from daemon.config import OutgoingConfig, read_secret
+from storage import outbox
+from storage.models import OutboxItem
+
+log = logging.getLogger("tierdesk.sender")
+
+
+class DeliveryError(Exception):
+    """A mail could not be handed over; `permanent` says whether to retry."""
+
+    def __init__(self, message: str, permanent: bool, relay_down: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.relay_down = relay_down
+
+
+class MaildirTransport(AbstractContextManager["MaildirTransport"]):
+    """Writes each mail as a file into a Maildir (the embedded default, for development)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        for sub in ("tmp", "new", "cur"):
+            (path / sub).mkdir(parents=True, exist_ok=True)
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def deliver(self, item: OutboxItem) -> None:
+        """Write the mail once: the name is fixed per outbox row, so a retry never duplicates."""
+        digest = hashlib.sha256(item.message_id.encode()).hexdigest()[:12]
+        name = f"tierdesk-{item.id:010d}-{digest}"
+        if (self.path / "new" / name).exists() or any(
+            (self.path / "cur").glob(f"{name}:*")
+        ):
+            return
+        data = bytes(item.raw).replace(b"\r\n", b"\n")
+        tmp = self.path / "tmp" / name
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path / "new" / name)
+        except OSError as exc:
+            message = f"cannot write to {self.path}: {exc.strerror}"
+            raise DeliveryError(message, permanent=False, relay_down=True) from exc
+
+
+class SmtpTransport(AbstractContextManager["SmtpTransport"]):
+    """Hands mail to an SMTP relay, one connection per batch."""
+
+    def __init__(
+        self, config: OutgoingConfig, environ: dict[str, str] | None = None
+    ) -> None:
+        self.config = config
+        self.environ = dict(os.environ) if environ is None else environ
+        self._smtp: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        cfg = self.config
+        try:
+            if cfg.security == "tls":
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    cfg.host,
+                    cfg.port,
+                    timeout=cfg.timeout,
+                    context=ssl.create_default_context(),
+                )
+            else:
+                smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
+                if cfg.security == "starttls":
+                    smtp.starttls(context=ssl.create_default_context())
+            password = read_secret(
+                cfg.password, cfg.password_file, cfg.password_env, self.environ
+            )
+            if cfg.username and password is not None:
+                smtp.login(cfg.username, password)
+        except smtplib.SMTPAuthenticationError as exc:
+            message = f"relay {cfg.host}:{cfg.port} refused the login: {exc.smtp_code}"
+            raise DeliveryError(message, permanent=False, relay_down=True) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            message = f"relay {cfg.host}:{cfg.port} unreachable: {exc}"
+            raise DeliveryError(message, permanent=False, relay_down=True) from exc
+        return smtp
+
+    def deliver(self, item: OutboxItem) -> None:
+        """Send one mail; raises DeliveryError."""
+        if self._smtp is None:
+            self._smtp = self._connect()
+        try:
+            refused = self._smtp.sendmail(
+                item.mail_from, json.loads(item.rcpt_tos), bytes(item.raw)
+            )
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            raise DeliveryError(
+                f"recipients refused: {exc.recipients}", permanent=min(codes) >= 500
+            ) from exc
+        except smtplib.SMTPResponseException as exc:
+            self._drop()
+            raise DeliveryError(
+                f"relay said {exc.smtp_code} {exc.smtp_error!r}", exc.smtp_code >= 500
+            ) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            self._drop()
+            raise DeliveryError(
+                f"relay connection failed: {exc}", permanent=False
+            ) from exc
+        if refused:
+            log.warning("outbox %s: some recipients refused: %s", item.id, refused)
+
+    def _drop(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.close()
+            finally:
+                self._smtp = None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._smtp is not None:
+            with suppress(OSError, smtplib.SMTPException):
+                self._smtp.quit()
+            self._drop()
+
+
+def make_transport(
+    config: OutgoingConfig, maildir: Path
+) -> MaildirTransport | SmtpTransport:
+    """The transport the configuration asks for."""
+    if config.transport == "smtp":
+        return SmtpTransport(config)
+    return MaildirTransport(maildir)
+
+
+class Sender:
+    """Delivers due outbox rows; call `deliver_due` whenever something may be due."""
+
+    def __init__(self, db: Database, config: OutgoingConfig, maildir: Path) -> None:
+        self.db = db
+        self.config = config
+        self.maildir = maildir
+        self._relay_down = False
+
+    def deliver_due(self, limit: int = 100) -> int:
+        """Deliver what is due now; returns how many mails were handed over."""
+        items = outbox.due(limit=limit)
+        if not items:
+            return 0
+        delivered = 0
+        with make_transport(self.config, self.maildir) as transport:
+            for item in items:
+                try:
+                    transport.deliver(item)
+                except DeliveryError as exc:
+                    self._record_failure(item, exc)
+                    if exc.relay_down:
+                        break
+                    continue
+                with self.db.atomic():
+                    outbox.mark_sent(item.id)
+                delivered += 1
+                self._relay_state(down=False, detail="")
+        return delivered
+
+    def _record_failure(self, item: OutboxItem, exc: DeliveryError) -> None:
+        attempts = item.attempts + 1
+        with self.db.atomic():
+            if exc.permanent or attempts >= self.config.max_attempts:
+                outbox.mark_failed(item.id, str(exc))
+                log.error(
+                    "outbox %s to %s failed for good: %s", item.id, item.rcpt_tos, exc
+                )
+            else:
+                delay = min(
+                    self.config.retry_base * 2 ** (attempts - 1), self.config.retry_max
+                )
+                outbox.mark_retry(item.id, str(exc), timedelta(seconds=delay))
+        if not exc.permanent:
+            self._relay_state(down=True, detail=str(exc))
+
+    def _relay_state(self, down: bool, detail: str) -> None:
+        if down and not self._relay_down:
+            log.warning("outgoing mail is being deferred: %s", detail)
+        elif not down and self._relay_down:
+            log.info("outgoing mail flows again")
+        self._relay_down = down

@@ -1,0 +1,89 @@
+"""The SMTP/LMTP listener's handler: refuse strangers at RCPT, spool at DATA, then answer.
+
+`handle_DATA` only spools and commits (in a worker thread) before it says
+250; everything else happens in the pipeline afterwards. Any failure is a
+451, never aiosmtpd's default 500 that bounces the mail and leaks the error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from parsers.classify import is_own_address
+from storage.db import StorageError
+from storage.spool import Arrival
+
+log = logging.getLogger("tierdesk.smtp")
+
+TEMPFAIL = "451 4.3.0 Temporary failure, please try again later"
+
+
+class IntakeHandler:
+    """aiosmtpd handler: one instance serves every session of a listener."""
+
+    def __init__(
+        self,
+        own_addresses: frozenset[str],
+        spool_one: Callable[[Arrival], int],
+        on_spooled: Callable[[], None],
+        source: str = "smtp",
+    ) -> None:
+        self.own_addresses = own_addresses
+        self.spool_one = spool_one
+        self.on_spooled = on_spooled
+        self.source = source
+        self.in_flight = 0
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        """Accept only our support addresses (plus-addressed forms too); never relay."""
+        if not is_own_address(address, self.own_addresses):
+            return f"550 5.1.1 <{address}>: no such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        """Spool the message durably, then (and only then) say 250."""
+        raw = envelope.original_content or b""
+        arrival = Arrival(
+            raw=raw,
+            source=self.source,
+            mail_from=envelope.mail_from,
+            rcpt_tos=tuple(envelope.rcpt_tos),
+            peer=_peer(session),
+        )
+        self.in_flight += 1
+        try:
+            spool_id = await asyncio.to_thread(self.spool_one, arrival)
+        except StorageError as exc:
+            log.error("cannot spool a message from %s: %s", arrival.peer, exc)
+            return TEMPFAIL
+        finally:
+            self.in_flight -= 1
+        self.on_spooled()
+        return f"250 2.0.0 Ok: queued as {spool_id}"
+
+    async def handle_exception(self, error: Exception) -> str:
+        """Anything unexpected is temporary for the client: it retries, nothing bounces."""
+        log.error("SMTP session error: %s: %s", type(error).__name__, error)
+        return TEMPFAIL
+
+
+def _peer(session: Session) -> str:
+    peer: Any = session.peer
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return str(peer or "")

@@ -1,0 +1,316 @@
+"""Header decoding for `parse_mail`: raw compat32 values in, clean text out.
+
+The compat32 parser hands every header value over as an ASCII string in which
+each 8-bit byte is a lone surrogate (surrogateescape); everything here starts
+from that form. Decoded subjects and names are single lines, so a CR/LF hidden
+in an encoded word can never reach a reply's headers.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from email import policy
+from email.header import decode_header
+from email.utils import getaddresses
+from typing import NamedTuple
+
+from parsers.parsed import Address
+
+_POLICY = policy.default
+# The classes policy.default builds for these headers, built once.
+_HEADER_CLASSES = {
+    name: _POLICY.header_factory[name] for name in ("from", "to", "cc", "reply-to")
+}
+_UNSTRUCTURED = _POLICY.header_factory["x-tierdesk-unstructured"]  # as for Subject
+
+_SURROGATE_RE = re.compile(r"[\ud800-\udfff]+")
+_STRAY_SURROGATE_RE = re.compile(r"[\ud800-\udc7f\udd00-\udfff]")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+_FOLD_RE = re.compile(r"\r?\n(?=[ \t])")
+_LINEBREAK_RE = re.compile(r"[\r\n]")
+# Anything but space, controls, brackets and raw bytes: RFC 6532 allows UTF-8.
+_ID_CHARS = r"[^\s<>\x00-\x1f\x7f\ud800-\udfff]+"
+_ID_RE = re.compile(rf"<\s*({_ID_CHARS})\s*>")
+_BARE_ID_RE = re.compile(_ID_CHARS)
+_MAX_ID_LENGTH = 500
+_MAX_CACHED_LENGTH = 1000
+_MAX_POLICY_LENGTH = 8192  # ~250 addresses, ~50 ms
+_ASCII_OR_UTF8 = ("us-ascii", "ascii", "utf-8", "utf8")
+_NOT_UTF8 = "raw 8-bit bytes are not UTF-8; decoded as {}"
+_ENCODED_WORD = r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?="
+_ENCODED_RUN_RE = re.compile(rf"{_ENCODED_WORD}(?:\s+{_ENCODED_WORD})*")
+_ANGLE_ADDR_RE = re.compile(r"<([^<>\s@]+@[^<>\s@]+)>")
+# The lookbehind makes a match start only at a word start: linear time.
+_BARE_ADDR_RE = re.compile(r"(?<![^\s<>\"(),;:@])[^\s<>\"(),;:@]+@[^\s<>\"(),;:@]+")
+_BAD_ADDR_RE = re.compile(r"[<>\x00-\x1f\x7f]")
+
+_LOW_BYTES = bytes(range(0x80))
+_NOT_ASCII_LETTERS = bytes(
+    b for b in range(256) if not chr(b).isascii() or not chr(b).isalpha()
+)
+_NOT_C0_DF = bytes(b for b in range(256) if not 0xC0 <= b <= 0xDF)
+_NOT_E0_FF = bytes(range(0xE0))
+
+
+class AddressField(NamedTuple):
+    """An address header, parsed: the mailboxes, the decoded text, and defect notes."""
+
+    addresses: list[Address]
+    text: str
+    defects: list[str]
+
+
+def single_line(text: str) -> str:
+    """Make header text one clean line: control-character runs become one space.
+
+    Leftover raw bytes (lone surrogates) are decoded too, so the result is valid UTF-8.
+    """
+    if not text.isascii():
+        text = repair_surrogates(text)
+    return _CONTROL_RE.sub(" ", text).strip()
+
+
+def repair_surrogates(text: str) -> str:
+    """Decode raw bytes left in a str as lone surrogates (UTF-8, else a legacy guess).
+
+    policy.default leaves them in names whose encoded word has an unknown charset.
+    """
+    if not _SURROGATE_RE.search(text):
+        return text
+    text = _STRAY_SURROGATE_RE.sub("\ufffd", text)  # not from surrogateescape
+    data = text.encode("utf-8", "surrogateescape")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        charset = guess_legacy_charset(data)
+    return _SURROGATE_RE.sub(
+        lambda run: (
+            run.group().encode("utf-8", "surrogateescape").decode(charset, "replace")
+        ),
+        text,
+    )
+
+
+def unfold(value: str) -> str:
+    """Undo RFC 5322 folding: drop each line break that precedes whitespace."""
+    return _FOLD_RE.sub("", value) if "\n" in value else value
+
+
+def guess_legacy_charset(data: bytes) -> str:
+    """Guess the charset of non-UTF-8 bytes: windows-1251, koi8-r or windows-1252."""
+    high = data.translate(None, _LOW_BYTES)
+    ascii_letters = len(data.translate(None, _NOT_ASCII_LETTERS))
+    if not high or len(high) < ascii_letters:
+        # Western text has a few accented letters among many ASCII ones;
+        # Cyrillic text is made of high bytes.
+        return "windows-1252"
+    # Running text is mostly lower case: a-ya sit at 0xE0-0xFF in
+    # windows-1251 and at 0xC0-0xDF in koi8-r.
+    lower_1251 = len(high.translate(None, _NOT_E0_FF))
+    lower_koi8 = len(high.translate(None, _NOT_C0_DF))
+    return "windows-1251" if lower_1251 >= lower_koi8 else "koi8-r"
+
+
+def decode_text_bytes(data: bytes, declared: str | None) -> tuple[str, str | None]:
+    """Decode body or header bytes; returns the text and a note when we had to guess.
+
+    The declared charset wins when it works; then UTF-8; then a legacy guess.
+    """
+    if declared:
+        try:
+            return data.decode(declared), None
+        except (LookupError, ValueError):  # ValueError: NUL in the name
+            pass
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        guess = guess_legacy_charset(data)
+        text = data.decode(guess, "replace")
+    else:
+        guess = "utf-8"
+        if not declared or declared.lower() in _ASCII_OR_UTF8:
+            return text, None
+    what = f"charset {declared!r} failed" if declared else "no charset declared"
+    return text, f"{what}; decoded as {guess}"
+
+
+def text_from_8bit(value: str, fallback_charset: str | None) -> tuple[str, str | None]:
+    """Turn raw 8-bit header bytes (surrogateescape) into text.
+
+    UTF-8 first (RFC 6532), then the message's own text charset, then a legacy guess.
+    """
+    if value.isascii():
+        return value, None
+    try:
+        data = value.encode("ascii", "surrogateescape")
+    except UnicodeEncodeError:
+        return value, None  # already real text, not escaped bytes
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        pass
+    hint = fallback_charset
+    if hint and hint.lower() not in _ASCII_OR_UTF8:
+        try:
+            return data.decode(hint), _NOT_UTF8.format(hint)
+        except (LookupError, ValueError):  # ValueError: NUL in the name
+            pass
+    guess = guess_legacy_charset(data)
+    return data.decode(guess, "replace"), _NOT_UTF8.format(guess)
+
+
+def decode_header_value(
+    value: str, name: str = "subject", fallback_charset: str | None = None
+) -> tuple[str, list[str]]:
+    """Decode one unstructured header (raw 8-bit bytes, RFC 2047 words) to one line.
+
+    Returns the text and defect notes; never raises.
+    """
+    notes: list[str] = []
+    text, note = text_from_8bit(value, fallback_charset)
+    if note:
+        notes.append(f"{name}: {note}")
+    text = unfold(text)
+    if "=?" in text:
+        try:
+            text = str(_UNSTRUCTURED(name, text))
+        except Exception as exc:  # noqa: BLE001 - any parser bug must not stop the mail
+            notes.append(f"{name}: RFC 2047 decoding failed ({type(exc).__name__})")
+            text = _decode_words_leniently(text)
+    return single_line(text), notes
+
+
+def _decode_words_leniently(text: str) -> str:
+    """Decode encoded words one by one with email.header; bad bytes become U+FFFD."""
+    try:
+        parts = []
+        for chunk, charset in decode_header(text):
+            if isinstance(chunk, str):
+                parts.append(chunk)
+            else:
+                parts.append(decode_text_bytes(chunk, charset)[0])
+        return "".join(parts)
+    except Exception:  # noqa: BLE001 - last resort: keep the undecoded text
+        return text
+
+
+def extract_message_ids(value: str) -> list[str]:
+    """All `<id>` message ids in a header value, brackets stripped, first seen first."""
+    seen: dict[str, None] = {}
+    for found in _ID_RE.findall(_utf8(value)):
+        if len(found) <= _MAX_ID_LENGTH:
+            seen.setdefault(found, None)
+    return list(seen)
+
+
+def extract_message_id(value: str) -> str | None:
+    """The Message-ID in a header value, without brackets; a bare id is tolerated."""
+    ids = extract_message_ids(value)
+    if ids:
+        return ids[0]
+    bare = _utf8(unfold(value)).strip()
+    if bare and len(bare) <= _MAX_ID_LENGTH and _BARE_ID_RE.fullmatch(bare):
+        return bare
+    return None
+
+
+def _utf8(value: str) -> str:
+    """Raw 8-bit bytes as UTF-8 text when they are valid UTF-8; else unchanged."""
+    if value.isascii():
+        return value
+    try:
+        return value.encode("ascii", "surrogateescape").decode("utf-8")
+    except UnicodeError:
+        return value
+
+
+def parse_addresses(
+    name: str, value: str, fallback_charset: str | None = None
+) -> AddressField:
+    """Parse an address header with policy.default, falling back to getaddresses.
+
+    policy.default raises on many malformed headers; those fall back and get a note.
+    """
+    notes: list[str] = []
+    text, note = text_from_8bit(value, fallback_charset)
+    if note:
+        notes.append(f"{name}: {note}")
+    text = unfold(text)
+    if len(text) > _MAX_POLICY_LENGTH:
+        # policy.default needs ~0.3 ms per address; a huge list would stall intake.
+        notes.append(f"{name}: {len(text)} characters; parsed with getaddresses")
+        pairs, display = _fallback_pairs(text), _display_fallback(text, name)
+    else:
+        try:
+            parse = _policy_addresses
+            if len(text) <= _MAX_CACHED_LENGTH:
+                parse = _policy_addresses_cached
+            pairs, display = parse(name.lower(), text)
+        except Exception as exc:  # noqa: BLE001 - policy.default has many crash paths
+            notes.append(
+                f"{name}: policy.default raised {type(exc).__name__}: {exc}; "
+                "parsed with email.utils.getaddresses"
+            )
+            pairs, display = _fallback_pairs(text), _display_fallback(text, name)
+    addresses = [
+        Address(single_line(n), single_line(e))
+        for n, e in pairs
+        if _plausible(single_line(e))
+    ]
+    if len(addresses) < len([e for _, e in pairs if e.strip()]) or (
+        not addresses and "@" in text
+    ):
+        salvaged = _salvage(text)
+        if salvaged:
+            notes.append(f"{name}: malformed address list; salvaged {len(salvaged)}")
+            known = {a.key for a in addresses}
+            addresses += [a for a in salvaged if a.key not in known]
+    return AddressField(addresses, single_line(display), notes)
+
+
+def _policy_addresses(name: str, text: str) -> tuple[tuple[tuple[str, str], ...], str]:
+    # This is policy.default.header_fetch_parse(name, text) without its cost of
+    # building a new header class on every call (HeaderRegistry.__getitem__).
+    header_class = _HEADER_CLASSES.get(name) or _POLICY.header_factory[name]
+    header = header_class(name, _LINEBREAK_RE.sub("", text))
+    pairs = tuple((a.display_name, a.addr_spec) for a in header.addresses)
+    return pairs, str(header)
+
+
+# The same To/From values recur all day (support@, regular customers) and
+# the header registry is the costliest step of a parse. Only short values are
+# cached, so a flood of huge headers cannot grow the cache beyond a few MB.
+_policy_addresses_cached = functools.lru_cache(maxsize=2048)(_policy_addresses)
+
+
+def _fallback_pairs(text: str) -> list[tuple[str, str]]:
+    # getaddresses does not know RFC 2047: a ':' inside an encoded word turns
+    # the name into a group and leaks a bogus address. Turn each run of
+    # encoded words into a quoted string of its decoded text first.
+    def quote(match: re.Match[str]) -> str:
+        decoded = single_line(_decode_words_leniently(match.group()))
+        return '"' + decoded.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    try:
+        return [
+            (n, e) for n, e in getaddresses([_ENCODED_RUN_RE.sub(quote, text)]) if e
+        ]
+    except Exception:  # noqa: BLE001 - fall through to salvage
+        return []
+
+
+def _display_fallback(text: str, name: str) -> str:
+    return decode_header_value(text, name)[0]
+
+
+def _plausible(addr: str) -> bool:
+    if not addr or _BAD_ADDR_RE.search(addr):
+        return False
+    return addr.startswith('"') or not any(c.isspace() for c in addr)
+
+
+def _salvage(text: str) -> list[Address]:
+    text = _ENCODED_RUN_RE.sub(" ", text)  # an encoded word is never an address
+    found = _ANGLE_ADDR_RE.findall(text) or _BARE_ADDR_RE.findall(text)
+    return [Address("", single_line(addr)) for addr in dict.fromkeys(found)]

@@ -1,0 +1,319 @@
+"""Stage 1 of the pipeline: raw message bytes become a `ParsedMail`.
+
+mail-parser runs once, for bodies and attachments. The headers that drive
+threading and replies (Subject, From, To, Cc, Reply-To) are taken raw from its
+compat32 message and decoded once each by `parsers.headers`; message ids are
+cut out with a regex. Nothing here raises: whatever goes wrong becomes a
+string in `ParsedMail.defects` and a fallback value.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.message import Message
+from email.parser import BytesParser
+from email.policy import compat32
+from email.utils import parsedate_to_datetime
+
+import mailparser
+from mailparser.exceptions import MailParserRecursionError
+
+from parsers.filenames import sanitize_filename
+from parsers.headers import (
+    decode_header_value,
+    decode_text_bytes,
+    extract_message_id,
+    extract_message_ids,
+    parse_addresses,
+    single_line,
+    unfold,
+)
+from parsers.html_text import MAX_HTML_CHARS, html_to_text
+from parsers.parsed import Address, MailAttachment, ParsedMail
+
+_ADDRESS_HEADERS = ("from", "to", "cc", "reply-to")
+_MAX_DEFECTS = 50
+_MAX_DEFECT_LENGTH = 300
+_MAX_WALK_DEPTH = 50  # our own tree walks; mail-parser has already coped deeper
+_SYNTHETIC_DOMAIN = "missing-message-id.tierdesk.invalid"
+
+
+def parse_mail(raw: bytes) -> ParsedMail:
+    """Parse one raw RFC 5322 message into a `ParsedMail`; never raises.
+
+    Anything malformed is recorded in `defects` and replaced by a fallback value.
+    """
+    if isinstance(raw, (bytearray, memoryview)):
+        raw = bytes(raw)
+    try:
+        return _parse(raw)
+    except Exception as exc:  # noqa: BLE001
+        # Last resort: the pipeline needs a ParsedMail for every spool item.
+        return _empty(raw, _clip(f"parser failed: {type(exc).__name__}: {exc}"))
+
+
+def _parse(raw: bytes) -> ParsedMail:
+    digest = hashlib.sha256(raw).hexdigest()
+    defects: list[str] = []
+    mp = None
+    try:
+        mp = mailparser.parse_from_bytes(raw)
+        msg: Message = mp.message
+    except MailParserRecursionError:
+        defects.append("MIME nesting too deep; headers only, no body or attachments")
+        msg = _headers_only(raw)
+    except Exception as exc:  # noqa: BLE001
+        # mail-parser has bugs on hostile input (a NUL in a charset name);
+        # the stdlib alone still yields the headers and the text parts.
+        defects.append(
+            _clip(f"mail-parser failed ({type(exc).__name__}: {exc}); no attachments")
+        )
+        msg = _stdlib_only(raw)
+
+    first = _first_values(msg, defects)
+    # The first text part's charset is the best guess for raw 8-bit headers;
+    # only look for it when some header actually has 8-bit bytes.
+    fallback = (
+        None if all(v.isascii() for v in first.values()) else _first_text_charset(msg)
+    )
+    headers = _decoded_headers(first, fallback, defects)
+
+    subject, notes = decode_header_value(first.get("subject", ""), "Subject", fallback)
+    defects += notes
+    headers["subject"] = subject
+    fields: dict[str, list[Address]] = {}
+    for name in _ADDRESS_HEADERS:
+        if name in first:
+            field = parse_addresses(name, first[name], fallback)
+            fields[name] = field.addresses
+            headers[name] = field.text
+            defects += field.defects
+
+    message_id = extract_message_id(first.get("message-id", ""))
+    synthesized = message_id is None
+    if message_id is None:
+        what = "unusable" if first.get("message-id", "").strip() else "missing"
+        defects.append(f"Message-ID {what}; synthesized from the raw bytes' sha256")
+        message_id = f"{digest[:32]}@{_SYNTHETIC_DOMAIN}"
+
+    if mp is not None:
+        text_parts, html_parts = list(mp.text_plain), list(mp.text_html)
+        if "CharsetDecodeDefect" in mp.defects_categories:
+            # mail-parser fell back to UTF-8 with U+FFFD; try harder ourselves.
+            text_parts, html_parts = _redecode_texts(msg, defects)
+        attachments = _attachments(mp.attachments, raw, defects)
+        date = _aware(mp.date) if isinstance(mp.date, datetime) else None
+        defects += _mailparser_defects(mp.defects) if mp.has_defects else []
+    else:
+        text_parts, html_parts = _redecode_texts(msg, defects)
+        attachments = []
+        date = _parse_date(first.get("date", ""))
+
+    html = "\n".join(html_parts) if html_parts else None
+    text = "\n".join(text_parts)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    if html and not text.strip():
+        if len(html) > MAX_HTML_CHARS:
+            defects.append(f"HTML body of {len(html)} characters; text from its start")
+        text = html_to_text(html)
+
+    from_ = fields.get("from") or []
+    return ParsedMail(
+        message_id=message_id,
+        message_id_synthesized=synthesized,
+        in_reply_to=extract_message_ids(first.get("in-reply-to", "")),
+        references=extract_message_ids(first.get("references", "")),
+        subject=subject,
+        from_=from_[0] if from_ else None,
+        reply_to=fields.get("reply-to", []),
+        to=fields.get("to", []),
+        cc=fields.get("cc", []),
+        date=date,
+        headers=headers,
+        content_type=msg.get_content_type(),
+        text=text,
+        html=html,
+        attachments=attachments,
+        defects=defects[:_MAX_DEFECTS],
+        size=len(raw),
+        sha256=digest,
+    )
+
+
+def _empty(raw: bytes, defect: str) -> ParsedMail:
+    raw = raw if isinstance(raw, bytes) else b""
+    digest = hashlib.sha256(raw).hexdigest()
+    return ParsedMail(
+        message_id=f"{digest[:32]}@{_SYNTHETIC_DOMAIN}",
+        message_id_synthesized=True,
+        in_reply_to=[],
+        references=[],
+        subject="",
+        from_=None,
+        reply_to=[],
+        to=[],
+        cc=[],
+        date=None,
+        headers={},
+        content_type="text/plain",
+        text="",
+        html=None,
+        attachments=[],
+        defects=[defect],
+        size=len(raw),
+        sha256=digest,
+    )
+
+
+def _stdlib_only(raw: bytes) -> Message:
+    try:
+        return BytesParser(policy=compat32).parsebytes(raw)
+    except Exception:  # noqa: BLE001 - the headers are all we can still get
+        return _headers_only(raw)
+
+
+def _headers_only(raw: bytes) -> Message:
+    # headersonly never descends into the body, so it cannot recurse.
+    return BytesParser(policy=compat32).parsebytes(raw, headersonly=True)
+
+
+def _first_values(msg: Message, defects: list[str]) -> dict[str, str]:
+    """Lower-cased header name -> its first raw value (surrogateescape str)."""
+    first: dict[str, str] = {}
+    for name, value in msg.raw_items():
+        if not name.isascii():
+            defects.append(_clip(f"header name with 8-bit bytes ignored: {name!r}"))
+            continue
+        first.setdefault(name.lower(), value if isinstance(value, str) else str(value))
+    return first
+
+
+def _decoded_headers(
+    first: dict[str, str], fallback: str | None, defects: list[str]
+) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in first.items():
+        if name == "subject" or name in _ADDRESS_HEADERS:
+            continue  # decoded once, properly, by the caller
+        if value.isascii() and "=?" not in value:
+            headers[name] = single_line(unfold(value))
+        else:
+            headers[name], notes = decode_header_value(value, name, fallback)
+            defects += notes
+    return headers
+
+
+def _walk(msg: Message) -> Iterator[tuple[Message, bool]]:
+    """Yield (part, inside_an_attachment) depth-first, without recursion."""
+    stack: list[tuple[Message, bool, int]] = [(msg, False, 0)]
+    while stack:
+        part, inside, depth = stack.pop()
+        yield part, inside
+        # is_multipart() first: get_payload() on a leaf decodes its charset.
+        if part.is_multipart() and depth < _MAX_WALK_DEPTH:
+            inside = inside or part.get_content_disposition() == "attachment"
+            stack.extend((p, inside, depth + 1) for p in reversed(part.get_payload()))
+
+
+def _first_text_charset(msg: Message) -> str | None:
+    for part, _ in _walk(msg):
+        if part.get_content_maintype() == "text":
+            return part.get_content_charset()
+    return None
+
+
+def _redecode_texts(msg: Message, defects: list[str]) -> tuple[list[str], list[str]]:
+    plain: list[str] = []
+    html: list[str] = []
+    for index, (part, inside) in enumerate(_walk(msg)):
+        ctype = part.get_content_type()
+        if (
+            inside
+            or ctype not in ("text/plain", "text/html")
+            or (part.get_content_disposition() == "attachment")
+        ):
+            continue
+        data = part.get_payload(decode=True) or b""
+        text, note = decode_text_bytes(data, part.get_content_charset())
+        if note:
+            defects.append(f"{ctype} part {index}: {note}")
+        (html if ctype == "text/html" else plain).append(text)
+    return plain, html
+
+
+def _attachments(
+    found: list[dict], raw: bytes, defects: list[str]
+) -> list[MailAttachment]:
+    result = []
+    for index, item in enumerate(found, 1):
+        payload = item.get("payload") or ""
+        try:
+            if item.get("binary"):
+                data = base64.b64decode(payload)
+            else:
+                data = payload.encode("utf-8", "surrogateescape")
+        except (binascii.Error, ValueError, UnicodeError) as exc:
+            defects.append(_clip(f"attachment {index}: payload unreadable ({exc})"))
+            data = b""
+        ctype = str(item.get("mail_content_type") or "application/octet-stream").lower()
+        cid = str(item.get("content-id") or "").strip().strip("<>").strip() or None
+        disposition = str(item.get("content-disposition") or "").split(";")[0]
+        # Inline means "shown inside the HTML via cid:", not "no filename".
+        inline = bool(cid) and disposition.strip().lower() != "attachment"
+        name = _attachment_name(item, cid, ctype, index, raw)
+        result.append(MailAttachment(name, ctype, data, cid, inline))
+    return result
+
+
+def _attachment_name(
+    item: dict, cid: str | None, ctype: str, index: int, raw: bytes
+) -> str:
+    name = str(item.get("filename") or "")
+    subtype = ctype.partition("/")[2]
+    ext = f".{subtype}" if subtype.isalnum() and len(subtype) <= 8 else ""
+    if cid and name.strip("<> ") == cid:
+        name = ""  # mail-parser names a nameless inline part after its Content-ID
+    elif _invented_by_mailparser(name, raw):
+        name, ext = "", name[-4:]
+    return sanitize_filename(name, fallback=f"attachment-{index}{ext}")
+
+
+def _invented_by_mailparser(name: str, raw: bytes) -> bool:
+    # mail-parser makes up a random ten-letter name for a nameless .txt/.rtf
+    # part; a random name would make two parses of the same bytes differ.
+    if len(name) != 14 or name[-4:] not in (".txt", ".rtf") or not name[:10].isalpha():
+        return False
+    return name.encode() not in raw
+
+
+def _mailparser_defects(found: list[dict]) -> list[str]:
+    return [
+        _clip(f"{where}: {item}")
+        for entry in found
+        for where, items in entry.items()
+        for item in (items if isinstance(items, list) else [items])
+    ]
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _parse_date(value: str) -> datetime | None:
+    try:
+        return _aware(parsedate_to_datetime(single_line(unfold(value))))
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def _clip(text: str) -> str:
+    # Evidence quoted from the wire may hold lone surrogates (raw 8-bit bytes).
+    text = single_line(text).encode("utf-8", "backslashreplace").decode("utf-8")
+    return (
+        text[: _MAX_DEFECT_LENGTH - 1] + "…" if len(text) > _MAX_DEFECT_LENGTH else text
+    )

@@ -1,0 +1,1 @@
+"""YAML routing rules: loading, validation, matching, explaining a decision."""

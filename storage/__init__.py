@@ -1,0 +1,1 @@
+"""Database access: peewee models, schema migrations, queries."""

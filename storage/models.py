@@ -1,0 +1,201 @@
+"""peewee models: the whole state of a tierdesk instance lives in these tables.
+
+Raw mail and attachment bytes are in the database too, so one backup holds
+everything. Timestamps are naive UTC (`storage.clock.utcnow`).
+"""
+
+from __future__ import annotations
+
+from peewee import (
+    BigIntegerField,
+    BlobField,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+from storage.clock import utcnow
+
+TICKET_STATUSES = ("new", "open", "pending", "resolved", "closed")
+PRIORITIES = ("low", "normal", "high", "urgent")
+TIERS = (1, 2, 3, 4)
+
+
+class BaseModel(Model):
+    """Common base: snake_case table names, bound to a database at open time."""
+
+    class Meta:
+        legacy_table_names = False
+
+
+class MetaEntry(BaseModel):
+    """Key/value facts about this database: schema version, instance id."""
+
+    key = CharField(primary_key=True, max_length=64)
+    value = TextField()
+
+    class Meta:
+        table_name = "meta"
+
+
+class Counter(BaseModel):
+    """Named sequences; `ticket` hands out public ticket numbers."""
+
+    name = CharField(primary_key=True, max_length=64)
+    value = BigIntegerField(default=0)
+
+
+class Contact(BaseModel):
+    """A person or robot we have exchanged mail with, keyed by lower-cased address."""
+
+    email = CharField(unique=True, max_length=320)
+    name = TextField(default="")
+    created_at = DateTimeField(default=utcnow)
+
+
+class Ticket(BaseModel):
+    """One request and its whole conversation."""
+
+    number = BigIntegerField(unique=True)
+    subject = TextField(default="")
+    status = CharField(max_length=16, default="new", index=True)
+    tier = IntegerField(default=1)
+    queue = CharField(max_length=64, default="default")
+    priority = CharField(max_length=16, default="normal")
+    language = CharField(max_length=8, default="en")
+    requester = ForeignKeyField(Contact, backref="tickets", index=True)
+    assignee = CharField(max_length=64, null=True)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+
+class SpoolItem(BaseModel):
+    """A raw message exactly as it arrived, committed before we acknowledge it."""
+
+    received_at = DateTimeField(default=utcnow)
+    source = CharField(max_length=16)
+    mail_from = TextField(null=True)
+    rcpt_tos = TextField(default="[]")
+    peer = TextField(default="")
+    raw = BlobField()
+    sha256 = CharField(max_length=64, index=True)
+    size = IntegerField()
+    state = CharField(max_length=16, default="new")
+    attempts = IntegerField(default=0)
+    error = TextField(default="")
+    outcome = CharField(max_length=16, default="")
+    message_id = TextField(default="")
+    ticket = ForeignKeyField(
+        Ticket, null=True, backref="spool_items", on_delete="SET NULL"
+    )
+    processed_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "spool"
+        indexes = ((("state", "id"), False),)
+
+
+class Message(BaseModel):
+    """One mail in a ticket, incoming or outgoing; its Message-ID is unique."""
+
+    ticket = ForeignKeyField(Ticket, backref="messages", index=True)
+    message_id = CharField(unique=True, max_length=998)
+    in_reply_to = TextField(default="")
+    references = TextField(default="")
+    direction = CharField(max_length=3)
+    kind = CharField(max_length=24)
+    sender = CharField(max_length=320, default="")
+    sender_name = TextField(default="")
+    recipients = TextField(default="[]")
+    subject = TextField(default="")
+    text = TextField(default="")
+    html = TextField(null=True)
+    sent_date = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    spool = ForeignKeyField(
+        SpoolItem, null=True, backref="messages", on_delete="SET NULL"
+    )
+    defects = TextField(default="")
+
+
+class Blob(BaseModel):
+    """Attachment bytes, stored once however many messages carry them."""
+
+    sha256 = CharField(primary_key=True, max_length=64)
+    size = BigIntegerField()
+    data = BlobField()
+
+
+class Attachment(BaseModel):
+    """A file of a message; the bytes are in `Blob`."""
+
+    message = ForeignKeyField(
+        Message, backref="attachments", index=True, on_delete="CASCADE"
+    )
+    filename = TextField()
+    content_type = CharField(max_length=255)
+    size = BigIntegerField()
+    sha256 = ForeignKeyField(Blob, field=Blob.sha256, column_name="sha256", index=True)
+    content_id = TextField(null=True)
+    inline = BooleanField(default=False)
+
+
+class OutboxItem(BaseModel):
+    """A rendered outgoing mail, written in the same transaction as its cause."""
+
+    created_at = DateTimeField(default=utcnow)
+    ticket = ForeignKeyField(Ticket, null=True, backref="outbox", on_delete="SET NULL")
+    message = ForeignKeyField(
+        Message,
+        null=True,
+        backref="outbox",
+        on_delete="SET NULL",
+        column_name="message_ref",
+    )
+    kind = CharField(max_length=24)
+    automatic = BooleanField(default=True)
+    mail_from = TextField()
+    rcpt_tos = TextField()
+    rcpt_key = CharField(max_length=320, index=True)
+    message_id = TextField()
+    raw = BlobField()
+    state = CharField(max_length=16, default="pending")
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField(default=utcnow)
+    last_error = TextField(default="")
+    sent_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "outbox"
+        indexes = ((("state", "next_attempt_at"), False),)
+
+
+class Event(BaseModel):
+    """One line of a ticket's history: who changed what, and when."""
+
+    ticket = ForeignKeyField(Ticket, backref="events", index=True, on_delete="CASCADE")
+    created_at = DateTimeField(default=utcnow)
+    actor = TextField()
+    kind = CharField(max_length=32)
+    field_name = CharField(max_length=32, default="")
+    old_value = TextField(default="")
+    new_value = TextField(default="")
+    detail = TextField(default="")
+
+
+ALL_MODELS: tuple[type[BaseModel], ...] = (
+    MetaEntry,
+    Counter,
+    Contact,
+    Ticket,
+    SpoolItem,
+    Message,
+    Blob,
+    Attachment,
+    OutboxItem,
+    Event,
+)

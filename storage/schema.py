@@ -1,0 +1,101 @@
+"""Schema versions: `tierdesk db upgrade` creates or migrates; the daemon checks.
+
+Each migration is a function from version N-1 to N, applied in one
+transaction together with the new version number.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+
+from peewee import Database, PostgresqlDatabase
+
+from storage.models import ALL_MODELS, Counter, MetaEntry
+
+SCHEMA_VERSION_KEY = "schema_version"
+INSTANCE_ID_KEY = "instance_id"
+
+
+class SchemaError(Exception):
+    """The database schema is missing, older or newer than this tierdesk."""
+
+
+def _create_v1(db: Database) -> None:
+    db.create_tables(ALL_MODELS, safe=True)
+    Counter.insert(name="ticket", value=0).on_conflict_ignore().execute()
+    MetaEntry.insert(
+        key=INSTANCE_ID_KEY, value=secrets.token_hex(8)
+    ).on_conflict_ignore().execute()
+
+
+MIGRATIONS: dict[int, Callable[[Database], None]] = {1: _create_v1}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+
+def _tables(db: Database) -> list[str]:
+    """Tables visible to us (on PostgreSQL: in the current schema, not always `public`)."""
+    if isinstance(db, PostgresqlDatabase):
+        schema = db.execute_sql("SELECT current_schema()").fetchone()[0]
+        return db.get_tables(schema=schema)
+    return db.get_tables()
+
+
+def current_version(db: Database) -> int | None:
+    """The schema version recorded in the database, or None for an empty database."""
+    if MetaEntry._meta.table_name not in _tables(db):
+        return None
+    row = MetaEntry.get_or_none(MetaEntry.key == SCHEMA_VERSION_KEY)
+    return int(row.value) if row else None
+
+
+def upgrade(db: Database) -> list[int]:
+    """Apply every missing migration; returns the versions applied."""
+    applied = []
+    with db.atomic():
+        version = current_version(db) or 0
+        if version > SCHEMA_VERSION:
+            raise SchemaError(_too_new(version))
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            MIGRATIONS[target](db)
+            applied.append(target)
+        if applied:
+            MetaEntry.insert(
+                key=SCHEMA_VERSION_KEY, value=str(SCHEMA_VERSION)
+            ).on_conflict(
+                conflict_target=[MetaEntry.key],
+                update={MetaEntry.value: str(SCHEMA_VERSION)},
+            ).execute()
+    return applied
+
+
+def ensure_schema(db: Database, create_if_empty: bool = True) -> None:
+    """Refuse a schema we do not know; an entirely empty database is initialised."""
+    version = current_version(db)
+    if version is None and not _tables(db) and create_if_empty:
+        upgrade(db)
+        return
+    if version is None:
+        raise SchemaError(
+            "the database has no tierdesk schema: run `tierdesk db upgrade`"
+        )
+    if version < SCHEMA_VERSION:
+        raise SchemaError(
+            f"the database schema is version {version}, this tierdesk needs {SCHEMA_VERSION}: "
+            "run `tierdesk db upgrade`"
+        )
+    if version > SCHEMA_VERSION:
+        raise SchemaError(_too_new(version))
+
+
+def _too_new(version: int) -> str:
+    return (
+        f"the database schema is version {version}, newer than this tierdesk knows "
+        f"({SCHEMA_VERSION}): upgrade tierdesk"
+    )
+
+
+def instance_id(db: Database) -> str:
+    """This database's random instance id (marks our own mail to catch loops)."""
+    row = MetaEntry.get_or_none(MetaEntry.key == INSTANCE_ID_KEY)
+    return row.value if row else ""

@@ -1,0 +1,116 @@
+"""Shared fixtures: real SQLite always, real PostgreSQL when TIERDESK_TEST_PG is set."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from daemon.config import Config, OutgoingConfig, StorageConfig, SupportConfig
+from daemon.runtime import Runtime, open_runtime
+from tests.support.relay_sink import RelaySink, start_sink
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PG_URL = os.environ.get("TIERDESK_TEST_PG", "")
+
+
+def fixture_bytes(name: str) -> bytes:
+    """The raw bytes of tests/fixtures/NAME."""
+    return (FIXTURES / name).read_bytes()
+
+
+def _pg_schema_url(base: str) -> Iterator[str]:
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    conninfo = base.split("?", 1)[0]
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}schema={schema}"
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database of each kind (PostgreSQL only when configured)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'db' / 'tierdesk.db'}"
+        return
+    if not PG_URL:
+        pytest.skip("PostgreSQL tests need TIERDESK_TEST_PG=postgresql://...")
+    yield from _pg_schema_url(PG_URL)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh SQLite database (for tests that are about SQLite itself)."""
+    return f"sqlite:///{tmp_path / 'db' / 'tierdesk.db'}"
+
+
+def make_config(
+    tmp_path: Path, storage_url: str | None = None, **support: object
+) -> Config:
+    """A test configuration: data in tmp_path, support@example.com, tag ACME."""
+    support_config = SupportConfig(
+        addresses=["support@example.com"],
+        display_name="ACME Support",
+        subject_tag="ACME",
+        **support,
+    )
+    return replace(
+        Config(),
+        data_dir=tmp_path / "data",
+        storage=StorageConfig(url=storage_url),
+        support=support_config,
+        outgoing=OutgoingConfig(maildir=tmp_path / "outgoing"),
+    )
+
+
+@pytest.fixture
+def config(tmp_path: Path, db_url: str) -> Config:
+    """The test configuration on each database kind."""
+    return make_config(tmp_path, db_url)
+
+
+@pytest.fixture
+def runtime(config: Config) -> Iterator[Runtime]:
+    """An opened runtime (schema created) for in-process pipeline tests."""
+    rt = open_runtime(config)
+    yield rt
+    rt.db.close()
+
+
+@pytest.fixture
+def relay_sink() -> Iterator[RelaySink]:
+    """A real SMTP relay on a free port that records what it receives."""
+    sink, controller = start_sink()
+    sink.port = controller.port  # type: ignore[attr-defined]
+    yield sink
+    controller.stop()
+
+
+@pytest.fixture
+def ingest(runtime: Runtime) -> Callable[..., object]:
+    """Spool raw bytes (or a fixture name) and run the pipeline on them; returns the Outcome."""
+    from storage import spool
+
+    def run(
+        raw: bytes | str,
+        mail_from: str | None = "customer@example.org",
+        rcpt: str = "support@example.com",
+    ):
+        data = fixture_bytes(raw) if isinstance(raw, str) else raw
+        (spool_id,) = spool.spool(
+            runtime.db, [spool.Arrival(data, "test", mail_from, (rcpt,))]
+        )
+        return runtime.pipeline.process(spool_id)
+
+    return run

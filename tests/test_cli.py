@@ -1,0 +1,185 @@
+"""The `tierdesk` command: inject like an MTA pipe, and inspect tickets, outbox and spool."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from daemon.cli import main
+from tests.conftest import FIXTURES
+from tests.support.relay_sink import free_port
+
+TIERDESK = str(Path(sys.executable).parent / "tierdesk")
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, db_url: str) -> Path:
+    path = tmp_path / "tierdesk.yaml"
+    path.write_text(
+        f"data_dir: {tmp_path / 'data'}\n"
+        f"storage:\n  url: {db_url}\n"
+        "support:\n  addresses: [support@example.com]\n  subject_tag: ACME\n"
+    )
+    return path
+
+
+def run(capsys, *args: str) -> tuple[int, str]:
+    code = main(list(args))
+    return code, capsys.readouterr().out
+
+
+def json_lines(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def test_inject_prints_one_json_line_per_message(capsys, config_file):
+    code, out = run(
+        capsys,
+        "inject",
+        "--config",
+        str(config_file),
+        str(FIXTURES / "flow/new_request.eml"),
+        str(FIXTURES / "flow/reply_with_token.eml"),
+        str(FIXTURES / "flow/new_request.eml"),
+        str(FIXTURES / "flow/vacation_unrelated.eml"),
+    )
+
+    assert code == 0
+    rows = json_lines(out)
+    assert [(r["outcome"], r["ticket"]) for r in rows] == [
+        ("new_ticket", 1),
+        ("appended", 1),
+        ("duplicate", 1),
+        ("ignored", None),
+    ]
+    assert rows[0] == {
+        "message_id": "request-1@customer.example",
+        "outcome": "new_ticket",
+        "ticket": 1,
+        "reason": "",
+    }
+    assert "Auto-Submitted" in rows[3]["reason"]
+
+
+def test_inject_reads_stdin_when_no_file_is_named(config_file, tmp_path):
+    raw = (FIXTURES / "flow/new_request.eml").read_bytes()
+
+    done = subprocess.run(
+        [TIERDESK, "--config", str(config_file), "inject"],
+        input=raw,
+        capture_output=True,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert json_lines(done.stdout.decode())[0]["outcome"] == "new_ticket"
+
+
+def test_inject_exits_tempfail_when_storage_is_down(tmp_path):
+    path = tmp_path / "tierdesk.yaml"
+    path.write_text(
+        f"storage:\n  url: postgresql://nobody@127.0.0.1:{free_port()}/none?connect_timeout=2\n"
+    )
+
+    done = subprocess.run(
+        [
+            TIERDESK,
+            "inject",
+            "--config",
+            str(path),
+            str(FIXTURES / "flow/new_request.eml"),
+        ],
+        capture_output=True,
+        check=False,
+    )
+
+    assert done.returncode == 75
+    assert b"storage unavailable" in done.stderr
+
+
+def test_tickets_show_gives_messages_and_timeline(capsys, config_file):
+    run(
+        capsys, "inject", "-c", str(config_file), str(FIXTURES / "flow/new_request.eml")
+    )
+    run(
+        capsys,
+        "inject",
+        "-c",
+        str(config_file),
+        str(FIXTURES / "flow/reply_with_token.eml"),
+    )
+
+    code, out = run(capsys, "tickets", "show", "1", "--json", "-c", str(config_file))
+
+    assert code == 0
+    ticket = json.loads(out)
+    assert ticket["number"] == 1 and ticket["requester"] == "alice@customer.example"
+    kinds = [(m["direction"], m["kind"]) for m in ticket["message_list"]]
+    assert kinds == [("in", "customer"), ("out", "ack"), ("in", "customer")]
+    assert [e["kind"] for e in ticket["events"]][:2] == ["created", "ack_queued"]
+
+    code, text = run(capsys, "tickets", "show", "1", "-c", str(config_file))
+    assert "Ticket 1: Printer on floor 3 is offline" in text and "Timeline:" in text
+
+
+def test_tickets_list_and_outbox_list(capsys, config_file):
+    run(
+        capsys, "inject", "-c", str(config_file), str(FIXTURES / "flow/new_request.eml")
+    )
+
+    _, listed = run(capsys, "tickets", "list", "--json", "-c", str(config_file))
+    _, boxed = run(capsys, "outbox", "list", "--json", "-c", str(config_file))
+
+    assert [t["number"] for t in json.loads(listed)] == [1]
+    [mail] = json.loads(boxed)
+    assert (mail["kind"], mail["state"], mail["to"]) == (
+        "ack",
+        "pending",
+        ["alice@customer.example"],
+    )
+
+
+def test_unknown_ticket_is_an_error(capsys, config_file):
+    assert main(["tickets", "show", "42", "-c", str(config_file)]) == 1
+
+
+def test_quarantined_message_can_be_listed_and_retried(capsys, config_file, tmp_path):
+    big = tmp_path / "big.eml"
+    big.write_bytes((FIXTURES / "flow/new_request.eml").read_bytes() + b"x" * 200)
+    small_limit = config_file.read_text() + "smtp:\n  max_message_size: 300\n"
+    config_file.write_text(small_limit)
+
+    _, out = run(capsys, "inject", "-c", str(config_file), str(big))
+    assert json_lines(out)[0]["outcome"] == "quarantined"
+
+    _, listed = run(
+        capsys,
+        "spool",
+        "list",
+        "--state",
+        "quarantined",
+        "--json",
+        "-c",
+        str(config_file),
+    )
+    [item] = json.loads(listed)
+    assert "exceeds max_message_size" in item["error"]
+
+    config_file.write_text(small_limit.replace("300", "1MB"))
+    code, _ = run(capsys, "spool", "retry", str(item["id"]), "-c", str(config_file))
+    assert code == 0
+
+
+def test_invalid_config_exits_78_with_file_and_line(capsys, tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("support:\n  subjet_tag: X\n")
+
+    assert main(["tickets", "list", "-c", str(path)]) == 78
+    assert (
+        f"{path}:2: unknown key 'subjet_tag' (did you mean 'subject_tag'?)"
+        in capsys.readouterr().err
+    )

@@ -1,0 +1,95 @@
+"""The schema: created on an empty database, checked on start, upgraded on request."""
+
+from __future__ import annotations
+
+import pytest
+
+from storage.db import open_database
+from storage.models import Contact, MetaEntry
+from storage.schema import (
+    SCHEMA_VERSION,
+    SchemaError,
+    current_version,
+    ensure_schema,
+    upgrade,
+)
+
+
+def test_empty_database_is_initialised_on_first_start(db_url):
+    db = open_database(db_url)
+
+    ensure_schema(db)
+
+    assert current_version(db) == SCHEMA_VERSION
+    db.close()
+
+
+def test_upgrade_twice_applies_nothing_the_second_time(db_url):
+    db = open_database(db_url)
+
+    assert upgrade(db) == list(range(1, SCHEMA_VERSION + 1))
+    assert upgrade(db) == []
+    db.close()
+
+
+def test_daemon_refuses_an_older_schema_and_says_what_to_run(db_url):
+    db = open_database(db_url)
+    upgrade(db)
+    MetaEntry.update(value="0").where(MetaEntry.key == "schema_version").execute()
+
+    with pytest.raises(SchemaError, match="run `tierdesk db upgrade`"):
+        ensure_schema(db)
+    db.close()
+
+
+def test_daemon_refuses_a_newer_schema(db_url):
+    db = open_database(db_url)
+    upgrade(db)
+    MetaEntry.update(value=str(SCHEMA_VERSION + 1)).where(
+        MetaEntry.key == "schema_version"
+    ).execute()
+
+    with pytest.raises(SchemaError, match="newer than this tierdesk"):
+        ensure_schema(db)
+    db.close()
+
+
+def test_foreign_tables_without_our_schema_are_not_touched(db_url):
+    db = open_database(db_url)
+    db.execute_sql("CREATE TABLE someone_elses (x integer)")
+
+    with pytest.raises(SchemaError, match="no tierdesk schema"):
+        ensure_schema(db)
+    db.close()
+
+
+def test_insert_or_ignore_reports_duplicates_by_row_count(db_url):
+    db = open_database(db_url)
+    upgrade(db)
+
+    first = (
+        Contact.insert(email="a@example.org")
+        .on_conflict_ignore()
+        .as_rowcount()
+        .execute()
+    )
+    second = (
+        Contact.insert(email="a@example.org")
+        .on_conflict_ignore()
+        .as_rowcount()
+        .execute()
+    )
+
+    assert (first, second) == (1, 0)
+    db.close()
+
+
+def test_sqlite_is_durable_wal_with_foreign_keys(sqlite_url):
+    db = open_database(sqlite_url)
+    upgrade(db)
+
+    assert db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute_sql("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert db.execute_sql("PRAGMA busy_timeout").fetchone()[0] >= 5000
+    db.close()
