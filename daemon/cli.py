@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(args, runtime)
     finally:
-        runtime.db.close()
+        runtime.close()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -260,7 +260,7 @@ def _spool_list(args: argparse.Namespace, runtime: Runtime) -> int:
 
 
 def _spool_retry(args: argparse.Namespace, runtime: Runtime) -> int:
-    count = spool.retry(runtime.db, args.ids)
+    count = spool.retry(runtime.sql, args.ids)
     print(
         f"{count} message(s) back in the queue; the daemon processes them within seconds"
     )
@@ -268,11 +268,11 @@ def _spool_retry(args: argparse.Namespace, runtime: Runtime) -> int:
 
 
 def _spool_show(args: argparse.Namespace, runtime: Runtime) -> int:
-    item = spool.load(args.id)
+    item = spool.load(runtime.sql, args.id)
     if item is None:
         print(f"tierdesk: no spool item {args.id}", file=sys.stderr)
         return EX_NOTFOUND
-    sys.stdout.buffer.write(bytes(item.raw))
+    sys.stdout.buffer.write(item.raw)
     return 0
 
 

@@ -11,12 +11,10 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import UTC, datetime
-from email.headerregistry import Address as HeaderAddress
-from email.message import EmailMessage
-from email.policy import SMTP
 from email.utils import format_datetime
 
 from daemon.config import SupportConfig
+from daemon.mime import build_message, encode_words, fold, mailbox
 from daemon.templating import Templates
 from parsers.parsed import ParsedMail
 from parsers.subject import format_subject, parse_subject
@@ -37,7 +35,7 @@ def sanitize_header_text(value: str, limit: int = MAX_SUBJECT_CHARS) -> str:
 
 def is_deliverable_address(address: str) -> bool:
     """True for a plain addr-spec we are willing to put in To: and RCPT TO."""
-    return bool(_MAILBOX.match(address)) and len(address) <= 254
+    return address.isascii() and bool(_MAILBOX.match(address)) and len(address) <= 254
 
 
 class Composer:
@@ -120,29 +118,25 @@ class Composer:
         language: str,
         ticket_number: int,
     ) -> bytes:
-        msg = EmailMessage(policy=SMTP)
-        msg["From"] = _mailbox(self.support.display_name, self.support.sender)
-        msg["To"] = _mailbox(to[0], to[1])
-        msg["Subject"] = subject
-        msg["Date"] = format_datetime(datetime.now(UTC))
-        msg["Message-ID"] = f"<{message_id}>"
-        msg["In-Reply-To"] = f"<{in_reply_to}>"
-        msg["References"] = " ".join(f"<{r}>" for r in references)
-        msg["Auto-Submitted"] = "auto-replied"
-        msg["X-Auto-Response-Suppress"] = "All"
-        msg["Precedence"] = "bulk"
-        msg["X-Tierdesk-Loop"] = self.instance_id
-        msg["X-Tierdesk-Ticket"] = str(ticket_number)
-        msg["Content-Language"] = language
-        msg.set_content(text)
-        if html:
-            msg.add_alternative(html, subtype="html")
-        return msg.as_bytes()
-
-
-def _mailbox(name: str, address: str) -> HeaderAddress | str:
-    name = sanitize_header_text(name, 120)
-    try:
-        return HeaderAddress(display_name=name, addr_spec=address)
-    except (ValueError, IndexError):
-        return address
+        support = self.support
+        headers = [
+            (
+                "From",
+                mailbox(
+                    sanitize_header_text(support.display_name, 120), support.sender
+                ),
+            ),
+            ("To", mailbox(sanitize_header_text(to[0], 120), to[1])),
+            ("Subject", encode_words(subject)),
+            ("Date", format_datetime(datetime.now(UTC))),
+            ("Message-ID", f"<{message_id}>"),
+            ("In-Reply-To", f"<{in_reply_to}>"),
+            ("References", fold(" ".join(f"<{r}>" for r in references))),
+            ("Auto-Submitted", "auto-replied"),
+            ("X-Auto-Response-Suppress", "All"),
+            ("Precedence", "bulk"),
+            ("X-Tierdesk-Loop", self.instance_id),
+            ("X-Tierdesk-Ticket", str(ticket_number)),
+            ("Content-Language", language),
+        ]
+        return build_message(headers, text, html)

@@ -142,6 +142,22 @@ class OutgoingConfig:
 
 
 @dataclass(frozen=True)
+class PipelineConfig:
+    """How spooled mail is processed."""
+
+    parse_workers: int = field(
+        **_help(
+            "worker processes that parse mail (another core, a time limit); 0 parses in-process"
+        ),
+        default=1,
+    )
+    parse_timeout: Duration = field(
+        **_help("a message whose parsing takes longer is quarantined"),
+        default=Duration(60),
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration of one tierdesk instance."""
 
@@ -153,6 +169,7 @@ class Config:
     support: SupportConfig = field(default_factory=SupportConfig)
     smtp: SmtpListenConfig = field(default_factory=SmtpListenConfig)
     outgoing: OutgoingConfig = field(default_factory=OutgoingConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     templates_dir: Path | None = field(
         **_help("directory whose templates override the built-in ones"), default=None
     )

@@ -54,13 +54,15 @@ def inject(
             print(f"tierdesk inject: {exc}", file=sys.stderr)
             return EX_NOINPUT
         try:
-            ids = spool.spool(runtime.db, arrivals)
+            ids = spool.spool(runtime.sql, arrivals)
         except StorageError as exc:
             print(f"tierdesk inject: {exc}; the MTA should retry", file=sys.stderr)
             return EX_TEMPFAIL
         del arrivals
-        for spool_id in ids:
-            outcome = runtime.pipeline.process(spool_id) or outcome_of(spool_id)
+        for spool_id, processed in zip(
+            ids, runtime.pipeline.process_many(ids), strict=True
+        ):
+            outcome = processed or outcome_of(runtime.sql, spool_id)
             if outcome is None:
                 outcome = Outcome(
                     "deferred",

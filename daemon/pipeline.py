@@ -1,15 +1,16 @@
-"""The pipeline: one spooled message through parse → classify → thread → route → apply.
+"""The pipeline: spooled messages through parse → classify → thread → route → apply.
 
-The order is here and only here. Parsing happens outside the transaction;
-threading, routing and applying happen inside one, which also marks the
-spool item done, so running the pipeline twice on an item changes nothing.
+The order is here and only here. Parsing and classifying happen outside any
+transaction; threading, routing and applying happen inside one, which also
+marks the spool item done, so running the pipeline twice on an item changes
+nothing. Several items share one transaction (one durable commit), each in
+its own savepoint, so one bad message never takes the others down with it.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from peewee import (
@@ -22,10 +23,10 @@ from peewee import (
 
 from daemon.compose import Composer, is_deliverable_address
 from daemon.config import Config
+from daemon.parsing import ParseFailure, ParseRunner
 from daemon.templating import TemplateFailure
 from parsers.classify import classify
-from parsers.parse import parse_mail
-from parsers.parsed import Classification, ParsedMail
+from parsers.parsed import Classification, ParsedMail, SubjectInfo
 from parsers.subject import parse_subject
 from rules.guard import automatic_mail_refusal
 from rules.route import route
@@ -33,12 +34,27 @@ from storage import spool
 from storage.apply import CannotCompose, Incoming, Outcome, apply_incoming
 from storage.db import reset_connection
 from storage.outbox import OutgoingMail
+from storage.sql import Sql
 from storage.threads import find_thread
 from storage.tickets import TicketFacts
 
 log = logging.getLogger("tierdesk.pipeline")
 
+# A race with another daemon on PostgreSQL or a dropped connection: retry later.
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, IntegrityError)
+BATCH = 50
+COMMIT_GROUP = 16
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A spooled message after the parse and classify stages."""
+
+    spool_id: int
+    mail: ParsedMail
+    classification: Classification
+    subject: SubjectInfo
+    recipients: list[str]
 
 
 @dataclass
@@ -46,9 +62,11 @@ class Pipeline:
     """Everything the stages need, built once from the configuration."""
 
     db: Database
+    sql: Sql
     config: Config
     composer: Composer
     instance_id: str
+    parser: ParseRunner
 
     @property
     def own_addresses(self) -> frozenset[str]:
@@ -57,95 +75,145 @@ class Pipeline:
 
     def process(self, spool_id: int) -> Outcome | None:
         """Run one spool item through every stage; None when it was not pending."""
-        item = spool.load(spool_id)
+        return self.process_many([spool_id])[0]
+
+    def process_many(self, spool_ids: Sequence[int]) -> list[Outcome | None]:
+        """Run spool items through every stage, committing them in small groups."""
+        outcomes: dict[int, Outcome | None] = {}
+        rows = []
+        for spool_id in spool_ids:
+            row = self._load(spool_id)
+            if isinstance(row, spool.SpoolRow):
+                rows.append(row)
+            else:
+                outcomes[spool_id] = row
+        group: list[Parsed] = []
+        for row, mail in zip(
+            rows, self.parser.parse([row.raw for row in rows]), strict=True
+        ):
+            if isinstance(mail, ParseFailure):
+                outcomes[row.id] = self._quarantine(row.id, str(mail))
+                continue
+            group.append(self._classify(row, mail))
+            if len(group) >= COMMIT_GROUP:
+                outcomes.update(self._apply_group(group))
+                group = []
+        outcomes.update(self._apply_group(group))
+        return [outcomes.get(spool_id) for spool_id in spool_ids]
+
+    def _load(self, spool_id: int) -> spool.SpoolRow | Outcome | None:
+        item = spool.load(self.sql, spool_id)
         if item is None or item.state != "new":
             return None
-        if item.size > self.config.smtp.max_message_size:
-            reason = f"message of {item.size} bytes exceeds max_message_size ({self.config.smtp.max_message_size})"
-            spool.quarantine(self.db, spool_id, reason)
-            return Outcome("quarantined", None, "", reason)
-        mail = None
-        try:
-            mail = parse_mail(bytes(item.raw))
-            classification = classify(
-                mail, item.mail_from, self.own_addresses, self.instance_id
+        limit = self.config.smtp.max_message_size
+        if item.size > limit:
+            return self._quarantine(
+                spool_id,
+                f"message of {item.size} bytes exceeds max_message_size ({limit})",
             )
-            subject = parse_subject(mail.subject, self.config.support.subject_tag)
-            recipients = json.loads(item.rcpt_tos or "[]")
+        return item
+
+    def _quarantine(self, spool_id: int, reason: str) -> Outcome:
+        log.error("spool item %s quarantined: %s", spool_id, reason)
+        spool.quarantine(self.sql, spool_id, reason)
+        return Outcome("quarantined", None, "", reason)
+
+    def _classify(self, row: spool.SpoolRow, mail: ParsedMail) -> Parsed:
+        """Stage 2 (stage 1, parse, ran in the ParseRunner)."""
+        classification = classify(
+            mail, row.mail_from, self.own_addresses, self.instance_id
+        )
+        subject = parse_subject(mail.subject, self.config.support.subject_tag)
+        return Parsed(row.id, mail, classification, subject, row.rcpt_tos)
+
+    def _apply_group(self, group: list[Parsed]) -> dict[int, Outcome | None]:
+        """Stages 3-5 for several messages in one transaction (one durable commit)."""
+        if not group:
+            return {}
+        outcomes: dict[int, Outcome | None] = {}
+        try:
             with self.db.atomic():
-                if not spool.lock_pending(self.db, spool_id):
-                    return None
+                for parsed in group:
+                    outcomes[parsed.spool_id] = self._apply(parsed)
+        except TRANSIENT_ERRORS as exc:
+            reset_connection(self.db)
+            if len(group) > 1:  # find the one that fails, let the others through
+                for parsed in group:
+                    outcomes.update(self._apply_group([parsed]))
+                return outcomes
+            outcomes[group[0].spool_id] = self._transient_failure(group[0], exc)
+        for parsed in group:
+            _log_outcome(parsed, outcomes.get(parsed.spool_id))
+        return outcomes
+
+    def _apply(self, parsed: Parsed) -> Outcome | None:
+        """Stages 3-5 (thread, route, apply) for one item, in a savepoint of the batch."""
+        if not spool.lock_pending(self.sql, parsed.spool_id):
+            return None
+        mail = parsed.mail
+        try:
+            with self.db.atomic():
                 match = find_thread(
-                    mail.message_id, subject.ticket, mail.in_reply_to, mail.references
+                    self.sql,
+                    mail.message_id,
+                    parsed.subject.ticket,
+                    mail.in_reply_to,
+                    mail.references,
                 )
+                support = self.config.support
                 decision = route(
                     mail,
-                    classification,
-                    tuple(self.config.support.languages),
-                    self.config.support.default_language,
+                    parsed.classification,
+                    tuple(support.languages),
+                    support.default_language,
                 )
                 incoming = Incoming(
                     mail,
-                    subject.title,
-                    classification,
+                    parsed.subject.title,
+                    parsed.classification,
                     match,
                     decision,
-                    spool_id,
-                    recipients,
+                    parsed.spool_id,
+                    parsed.recipients,
                 )
-                outcome = apply_incoming(incoming, _Acknowledger(self))
+                outcome = apply_incoming(self.sql, incoming, _Acknowledger(self))
                 spool.mark_done(
-                    spool_id,
+                    self.sql,
+                    parsed.spool_id,
                     outcome.outcome,
                     mail.message_id,
                     outcome.ticket_id,
                     outcome.reason,
                 )
-        except TRANSIENT_ERRORS as exc:
-            reset_connection(self.db)
-            return self._transient_failure(spool_id, mail, exc)
+                return outcome
+        except TRANSIENT_ERRORS:
+            raise
         except Exception as exc:
-            log.exception("spool item %s quarantined", spool_id)
+            log.exception("spool item %s quarantined", parsed.spool_id)
             reason = f"pipeline error: {type(exc).__name__}: {exc}"
-            message_id = mail.message_id if mail else ""
-            spool.quarantine(self.db, spool_id, reason, message_id)
-            return Outcome("quarantined", None, message_id, reason)
-        log.info(
-            "spool %s %s ticket=%s %s%s",
-            spool_id,
-            outcome.outcome,
-            outcome.ticket,
-            mail.message_id,
-            f" ({outcome.reason})" if outcome.reason else "",
-        )
-        return outcome
+            spool.quarantine(self.sql, parsed.spool_id, reason, mail.message_id)
+            return Outcome("quarantined", None, mail.message_id, reason)
 
-    def _transient_failure(
-        self, spool_id: int, mail: ParsedMail | None, exc: Exception
-    ) -> Outcome | None:
+    def _transient_failure(self, parsed: Parsed, exc: Exception) -> Outcome | None:
         reason = f"storage error: {type(exc).__name__}: {exc}"
-        message_id = mail.message_id if mail else ""
+        message_id = parsed.mail.message_id
         try:
-            give_up = spool.note_transient_failure(self.db, spool_id, reason)
-            if give_up:
-                spool.quarantine(self.db, spool_id, reason, message_id)
+            if spool.note_transient_failure(self.sql, parsed.spool_id, reason):
+                spool.quarantine(self.sql, parsed.spool_id, reason, message_id)
                 return Outcome("quarantined", None, message_id, reason)
         except DatabaseError:
             reset_connection(self.db)
-        log.warning("spool item %s will be retried: %s", spool_id, reason)
+        log.warning("spool item %s will be retried: %s", parsed.spool_id, reason)
         return None
 
     def run_pending(
-        self, limit: int = 50, stop: Callable[[], bool] = lambda: False
+        self, limit: int = BATCH, stop: Callable[[], bool] = lambda: False
     ) -> int:
         """Process up to `limit` pending items; returns how many were disposed of."""
-        done = 0
-        for spool_id in spool.pending_ids(limit):
-            if stop():
-                break
-            if self.process(spool_id) is not None:
-                done += 1
-        return done
+        if stop():
+            return 0
+        outcomes = self.process_many(spool.pending_ids(self.sql, limit))
+        return sum(outcome is not None for outcome in outcomes)
 
     def drain(self) -> int:
         """Process pending items until none is left or none makes progress."""
@@ -155,15 +223,31 @@ class Pipeline:
         return total
 
 
-def outcome_of(spool_id: int) -> Outcome | None:
-    """The recorded outcome of a spool item that some pipeline already processed."""
-    item = spool.load(spool_id)
-    if item is None or item.state == "new":
-        return None
-    number = item.ticket.number if item.ticket_id else None
-    return Outcome(
-        item.outcome or item.state, number, item.message_id, item.error, item.ticket_id
+def _log_outcome(parsed: Parsed, outcome: Outcome | None) -> None:
+    if outcome is None:
+        return
+    reason = f" ({outcome.reason})" if outcome.reason else ""
+    log.info(
+        "spool %s %s ticket=%s <%s>%s",
+        parsed.spool_id,
+        outcome.outcome,
+        outcome.ticket,
+        parsed.mail.message_id,
+        reason,
     )
+
+
+def outcome_of(sql: Sql, spool_id: int) -> Outcome | None:
+    """The recorded outcome of a spool item that some pipeline already processed."""
+    row = sql.one(
+        "SELECT s.state, s.outcome, s.message_id, s.error, s.ticket_id, t.number"
+        " FROM spool s LEFT JOIN ticket t ON t.id = s.ticket_id WHERE s.id = ?",
+        spool_id,
+    )
+    if row is None or row[0] == "new":
+        return None
+    state, outcome, message_id, error, ticket_id, number = row
+    return Outcome(outcome or state, number, message_id, error, ticket_id)
 
 
 class _Acknowledger:

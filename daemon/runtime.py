@@ -9,11 +9,13 @@ from peewee import Database
 
 from daemon.compose import Composer
 from daemon.config import Config
+from daemon.parsing import ParseRunner
 from daemon.pipeline import Pipeline
 from daemon.sender import Sender
 from daemon.templating import Templates
 from storage.db import open_database
 from storage.schema import ensure_schema, instance_id
+from storage.sql import Sql
 
 log = logging.getLogger("tierdesk")
 
@@ -24,9 +26,15 @@ class Runtime:
 
     config: Config
     db: Database
+    sql: Sql
     pipeline: Pipeline
     sender: Sender
     templates: Templates
+
+    def close(self) -> None:
+        """Stop the parse workers and close this thread's database connection."""
+        self.pipeline.parser.close()
+        self.db.close()
 
 
 def open_runtime(config: Config, create_if_empty: bool = True) -> Runtime:
@@ -41,9 +49,11 @@ def open_runtime(config: Config, create_if_empty: bool = True) -> Runtime:
         config.templates_dir, tuple(support.languages), support.default_language
     )
     composer = Composer(support, templates, instance_id(db))
-    pipeline = Pipeline(db, config, composer, instance_id(db))
-    sender = Sender(db, config.outgoing, config.outgoing_maildir)
-    return Runtime(config, db, pipeline, sender, templates)
+    sql = Sql(db)
+    parser = ParseRunner(config.pipeline.parse_workers, config.pipeline.parse_timeout)
+    pipeline = Pipeline(db, sql, config, composer, instance_id(db), parser)
+    sender = Sender(sql, config.outgoing, config.outgoing_maildir)
+    return Runtime(config, db, sql, pipeline, sender, templates)
 
 
 def configure_logging(level: str) -> None:

@@ -9,7 +9,6 @@ once per mail.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import smtplib
@@ -19,11 +18,10 @@ from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 
-from peewee import Database
-
 from daemon.config import OutgoingConfig, read_secret
 from storage import outbox
-from storage.models import OutboxItem
+from storage.outbox import OutboxRow
+from storage.sql import Sql
 
 log = logging.getLogger("tierdesk.sender")
 
@@ -48,7 +46,7 @@ class MaildirTransport(AbstractContextManager["MaildirTransport"]):
     def __exit__(self, *exc: object) -> None:
         return None
 
-    def deliver(self, item: OutboxItem) -> None:
+    def deliver(self, item: OutboxRow) -> None:
         """Write the mail once: the name is fixed per outbox row, so a retry never duplicates."""
         digest = hashlib.sha256(item.message_id.encode()).hexdigest()[:12]
         name = f"tierdesk-{item.id:010d}-{digest}"
@@ -56,7 +54,7 @@ class MaildirTransport(AbstractContextManager["MaildirTransport"]):
             (self.path / "cur").glob(f"{name}:*")
         ):
             return
-        data = bytes(item.raw).replace(b"\r\n", b"\n")
+        data = item.raw.replace(b"\r\n", b"\n")
         tmp = self.path / "tmp" / name
         try:
             with open(tmp, "wb") as f:
@@ -106,14 +104,12 @@ class SmtpTransport(AbstractContextManager["SmtpTransport"]):
             raise DeliveryError(message, permanent=False, relay_down=True) from exc
         return smtp
 
-    def deliver(self, item: OutboxItem) -> None:
+    def deliver(self, item: OutboxRow) -> None:
         """Send one mail; raises DeliveryError."""
         if self._smtp is None:
             self._smtp = self._connect()
         try:
-            refused = self._smtp.sendmail(
-                item.mail_from, json.loads(item.rcpt_tos), bytes(item.raw)
-            )
+            refused = self._smtp.sendmail(item.mail_from, item.rcpt_tos, item.raw)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             raise DeliveryError(
@@ -163,15 +159,15 @@ def make_transport(
 class Sender:
     """Delivers due outbox rows; call `deliver_due` whenever something may be due."""
 
-    def __init__(self, db: Database, config: OutgoingConfig, maildir: Path) -> None:
-        self.db = db
+    def __init__(self, sql: Sql, config: OutgoingConfig, maildir: Path) -> None:
+        self.sql = sql
         self.config = config
         self.maildir = maildir
         self._relay_down = False
 
     def deliver_due(self, limit: int = 100) -> int:
         """Deliver what is due now; returns how many mails were handed over."""
-        items = outbox.due(limit=limit)
+        items = outbox.due(self.sql, limit=limit)
         if not items:
             return 0
         delivered = 0
@@ -184,17 +180,17 @@ class Sender:
                     if exc.relay_down:
                         break
                     continue
-                with self.db.atomic():
-                    outbox.mark_sent(item.id)
+                with self.sql.db.atomic():
+                    outbox.mark_sent(self.sql, item.id)
                 delivered += 1
                 self._relay_state(down=False, detail="")
         return delivered
 
-    def _record_failure(self, item: OutboxItem, exc: DeliveryError) -> None:
+    def _record_failure(self, item: OutboxRow, exc: DeliveryError) -> None:
         attempts = item.attempts + 1
-        with self.db.atomic():
+        with self.sql.db.atomic():
             if exc.permanent or attempts >= self.config.max_attempts:
-                outbox.mark_failed(item.id, str(exc))
+                outbox.mark_failed(self.sql, item.id, str(exc))
                 log.error(
                     "outbox %s to %s failed for good: %s", item.id, item.rcpt_tos, exc
                 )
@@ -202,7 +198,7 @@ class Sender:
                 delay = min(
                     self.config.retry_base * 2 ** (attempts - 1), self.config.retry_max
                 )
-                outbox.mark_retry(item.id, str(exc), timedelta(seconds=delay))
+                outbox.mark_retry(self.sql, item.id, str(exc), timedelta(seconds=delay))
         if not exc.permanent:
             self._relay_state(down=True, detail=str(exc))
 

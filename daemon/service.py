@@ -42,7 +42,7 @@ async def serve(runtime: Runtime, ready: asyncio.Event | None = None) -> int:
     own = frozenset(a.lower() for a in config.support.addresses)
     handler = IntakeHandler(
         own,
-        spool_one=lambda arrival: spool.spool(runtime.db, [arrival])[0],
+        spool_one=lambda arrival: spool.spool(runtime.sql, [arrival])[0],
         on_spooled=pipeline_worker.wake,
         source=config.smtp.mode,
     )
@@ -70,6 +70,7 @@ async def serve(runtime: Runtime, ready: asyncio.Event | None = None) -> int:
     )
     scheduler.add_job(pipeline_worker.wake, "interval", seconds=10, id="spool_sweep")
     scheduler.add_job(sender.wake, "interval", seconds=15, id="outbox_retry")
+    runtime.pipeline.parser.start()
     scheduler.start()
     pipeline_worker.start()
     sender.start()
@@ -92,7 +93,7 @@ async def serve(runtime: Runtime, ready: asyncio.Event | None = None) -> int:
     pipeline_worker.stop()
     sender.wake()
     sender.stop()
-    runtime.db.close()
+    runtime.close()
     log.info("stopped")
     return 0
 

@@ -15,14 +15,13 @@ from parsers.parsed import Classification, MailKind, ParsedMail
 from rules.decision import Decision
 from storage import outbox
 from storage.clock import utcnow
-from storage.models import Message, Ticket
 from storage.outbox import OutgoingMail
+from storage.sql import Sql
 from storage.threads import ThreadMatch
 from storage.tickets import (
     TicketFacts,
     contact_for,
     create_ticket,
-    facts,
     record_event,
     set_status,
     store_incoming,
@@ -87,70 +86,63 @@ class Acknowledger(Protocol):
         """The rendered acknowledgement; raises CannotCompose."""
 
 
-def apply_incoming(incoming: Incoming, acknowledger: Acknowledger) -> Outcome:
+def apply_incoming(sql: Sql, incoming: Incoming, acknowledger: Acknowledger) -> Outcome:
     """Store one classified, threaded, routed message; see the module docstring."""
-    mail, classification, match, decision = (
+    mail, kind, match, decision = (
         incoming.mail,
         incoming.classification,
         incoming.match,
         incoming.decision,
     )
-    if match.is_duplicate:
-        number = match.ticket.number if match.ticket else None
-        ticket_id = match.ticket.id if match.ticket else None
+    if match.duplicate:
+        ticket = match.ticket
         return Outcome(
-            "duplicate", number, mail.message_id, "Message-ID already stored", ticket_id
+            "duplicate",
+            ticket.number if ticket else None,
+            mail.message_id,
+            "Message-ID already stored",
+            ticket.id if ticket else None,
         )
     if decision.action == "drop":
         return Outcome("ignored", None, mail.message_id, "dropped by a rule")
-    if classification.kind is MailKind.LOOP:
+    if kind.kind is MailKind.LOOP:
         return Outcome(
-            "ignored",
-            None,
-            mail.message_id,
-            f"our own mail came back ({classification.reason})",
+            "ignored", None, mail.message_id, f"our own mail came back ({kind.reason})"
         )
     ticket = match.ticket
-    if ticket is None and not classification.may_open_ticket:
+    if ticket is None and not kind.may_open_ticket:
         return Outcome(
-            "ignored",
-            None,
-            mail.message_id,
-            f"{classification.kind.value}: {classification.reason}",
+            "ignored", None, mail.message_id, f"{kind.kind.value}: {kind.reason}"
         )
     sender = mail.from_
     if sender is None or not sender.key:
         return Outcome("ignored", None, mail.message_id, "no usable From address")
-    actor = f"customer:{sender.key}"
-    if classification.is_automatic:
-        actor = f"{classification.kind.value}:{sender.key}"
+    actor = (
+        f"customer:{sender.key}"
+        if not kind.is_automatic
+        else f"{kind.kind.value}:{sender.key}"
+    )
     created = ticket is None
     if ticket is None:
         ticket = create_ticket(
+            sql,
             incoming.title,
-            contact_for(sender),
+            sender,
             tier=decision.tier,
             queue=decision.queue,
             priority=decision.priority,
             language=decision.language,
             assignee=decision.assignee,
         )
-        record_event(
-            ticket,
-            actor,
-            "created",
-            detail=f"from {sender.key}, tier {decision.tier}, queue {decision.queue}",
-        )
+        detail = f"from {sender.key}, tier {decision.tier}, queue {decision.queue}"
+        record_event(sql, ticket.id, actor, "created", detail=detail)
     else:
-        contact_for(sender)
-    message = store_incoming(
-        ticket,
-        mail,
-        _message_kind(classification),
-        incoming.spool_id,
-        incoming.recipients,
+        contact_for(sql, sender)
+    message_kind = "customer" if kind.kind is MailKind.HUMAN else kind.kind.value
+    stored = store_incoming(
+        sql, ticket.id, mail, message_kind, incoming.spool_id, incoming.recipients
     )
-    if message is None:
+    if stored is None:
         return Outcome(
             "duplicate",
             ticket.number,
@@ -159,11 +151,13 @@ def apply_incoming(incoming: Incoming, acknowledger: Acknowledger) -> Outcome:
             ticket.id,
         )
     if not created:
-        record_event(ticket, actor, "message", detail=f"{message.kind} via {match.via}")
-        if not classification.is_automatic and ticket.status in REOPENING_STATUSES:
-            set_status(ticket, "open", actor, detail="customer replied")
+        record_event(
+            sql, ticket.id, actor, "message", detail=f"{message_kind} via {match.via}"
+        )
+        if not kind.is_automatic and ticket.status in REOPENING_STATUSES:
+            set_status(sql, ticket, "open", actor, detail="customer replied")
         else:
-            touch(ticket)
+            touch(sql, ticket.id)
         return Outcome(
             "appended",
             ticket.number,
@@ -172,71 +166,58 @@ def apply_incoming(incoming: Incoming, acknowledger: Acknowledger) -> Outcome:
             ticket.id,
         )
     if decision.acknowledge:
-        _acknowledge(ticket, incoming, acknowledger)
+        _acknowledge(sql, ticket, incoming, acknowledger)
     else:
         record_event(
-            ticket, "system", "ack_skipped", detail="routing says no acknowledgement"
+            sql,
+            ticket.id,
+            "system",
+            "ack_skipped",
+            detail="routing says no acknowledgement",
         )
     return Outcome("new_ticket", ticket.number, mail.message_id, "", ticket.id)
 
 
-def _message_kind(classification: Classification) -> str:
-    return (
-        "customer"
-        if classification.kind is MailKind.HUMAN
-        else classification.kind.value
-    )
-
-
 def _acknowledge(
-    ticket: Ticket, incoming: Incoming, acknowledger: Acknowledger
+    sql: Sql, ticket: TicketFacts, incoming: Incoming, acknowledger: Acknowledger
 ) -> None:
-    address = ticket.requester.email
-    recent = outbox.automatic_mails_since(address, utcnow() - timedelta(hours=1))
+    address = ticket.requester_email
+    recent = outbox.automatic_mails_since(sql, address, utcnow() - timedelta(hours=1))
     refusal = acknowledger.refusal(incoming.classification, address, recent)
     if refusal:
-        record_event(ticket, "system", "ack_skipped", detail=refusal)
+        record_event(sql, ticket.id, "system", "ack_skipped", detail=refusal)
         return
     try:
-        draft = acknowledger.compose(
-            facts(ticket), incoming.mail, incoming.decision.language
-        )
+        mail = acknowledger.compose(ticket, incoming.mail, incoming.decision.language)
     except CannotCompose as exc:
-        record_event(ticket, "system", "ack_failed", detail=str(exc))
+        record_event(sql, ticket.id, "system", "ack_failed", detail=str(exc))
         return
-    queue_mail(ticket, draft)
+    queue_mail(sql, ticket.id, mail)
 
 
-def queue_mail(ticket: Ticket, draft: OutgoingMail) -> Message | None:
+def queue_mail(sql: Sql, ticket_id: int, mail: OutgoingMail) -> int | None:
     """Store an outgoing mail as a message of the ticket and put it in the outbox."""
-    message = store_outgoing(
-        ticket,
-        message_id=draft.message_id,
-        kind=draft.kind,
-        sender=draft.mail_from,
-        recipients=list(draft.rcpt_tos),
-        subject=draft.subject,
-        text=draft.text,
-        html=draft.html,
-        in_reply_to=draft.in_reply_to,
-        references=list(draft.references),
+    message_row_id = store_outgoing(
+        sql,
+        ticket_id,
+        message_id=mail.message_id,
+        kind=mail.kind,
+        sender=mail.mail_from,
+        recipients=list(mail.rcpt_tos),
+        subject=mail.subject,
+        text=mail.text,
+        html=mail.html,
+        in_reply_to=mail.in_reply_to,
+        references=list(mail.references),
     )
-    if message is None:
+    if message_row_id is None:
         return None
-    outbox.enqueue(
-        ticket=ticket,
-        message=message,
-        kind=draft.kind,
-        mail_from=draft.mail_from,
-        rcpt_tos=list(draft.rcpt_tos),
-        message_id=draft.message_id,
-        raw=draft.raw,
-        automatic=draft.automatic,
-    )
+    outbox.enqueue(sql, ticket_id, message_row_id, mail)
     record_event(
-        ticket,
+        sql,
+        ticket_id,
         "system",
-        f"{draft.kind}_queued",
-        detail=f"to {', '.join(draft.rcpt_tos)}",
+        f"{mail.kind}_queued",
+        detail=f"to {', '.join(mail.rcpt_tos)}",
     )
-    return message
+    return message_row_id

@@ -11,10 +11,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from peewee import fn
-
 from storage.clock import utcnow
-from storage.models import Message, OutboxItem, Ticket
+from storage.models import OutboxItem
+from storage.sql import Sql
 
 
 @dataclass(frozen=True)
@@ -34,85 +33,91 @@ class OutgoingMail:
     automatic: bool = True
 
 
+@dataclass(frozen=True)
+class OutboxRow:
+    """What the sender needs of a pending mail."""
+
+    id: int
+    mail_from: str
+    rcpt_tos: list[str]
+    message_id: str
+    raw: bytes
+    attempts: int
+
+
 def enqueue(
-    *,
-    ticket: Ticket | None,
-    message: Message | None,
-    kind: str,
-    mail_from: str,
-    rcpt_tos: list[str],
-    message_id: str,
-    raw: bytes,
-    automatic: bool,
-) -> OutboxItem:
+    sql: Sql, ticket_id: int | None, message_row_id: int | None, mail: OutgoingMail
+) -> int:
     """Add a mail to the outbox (call inside the transaction that causes it)."""
-    return OutboxItem.create(
-        ticket=ticket,
-        message=message,
-        kind=kind,
-        automatic=automatic,
-        mail_from=mail_from,
-        rcpt_tos=json.dumps(rcpt_tos),
-        rcpt_key=(rcpt_tos[0] if rcpt_tos else "").lower()[:320],
-        message_id=message_id,
-        raw=raw,
+    now = utcnow()
+    return sql.insert(
+        "outbox",
+        created_at=now,
+        ticket_id=ticket_id,
+        message_ref=message_row_id,
+        kind=mail.kind,
+        automatic=mail.automatic,
+        mail_from=mail.mail_from,
+        rcpt_tos=json.dumps(list(mail.rcpt_tos)),
+        rcpt_key=(mail.rcpt_tos[0] if mail.rcpt_tos else "").lower()[:320],
+        message_id=mail.message_id,
+        raw=mail.raw,
+        state="pending",
+        attempts=0,
+        next_attempt_at=now,
+        last_error="",
     )
 
 
-def automatic_mails_since(address: str, since: datetime) -> int:
+def automatic_mails_since(sql: Sql, address: str, since: datetime) -> int:
     """How many automatic mails went (or are going) to `address` since `since`."""
-    return (
-        OutboxItem.select(fn.COUNT(OutboxItem.id))
-        .where(
-            OutboxItem.rcpt_key == address.lower(),
-            OutboxItem.automatic == True,
-            OutboxItem.created_at >= since,
-        )
-        .scalar()
+    return sql.scalar(
+        "SELECT COUNT(*) FROM outbox WHERE rcpt_key = ? AND automatic = ? AND created_at >= ?",
+        address.lower(),
+        True,
+        since,
     )
 
 
-def due(now: datetime | None = None, limit: int = 50) -> list[OutboxItem]:
+def due(sql: Sql, now: datetime | None = None, limit: int = 50) -> list[OutboxRow]:
     """Pending mails whose next attempt is due, oldest first."""
-    now = now or utcnow()
-    return list(
-        OutboxItem.select()
-        .where(OutboxItem.state == "pending", OutboxItem.next_attempt_at <= now)
-        .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
-        .limit(limit)
+    rows = sql.all(
+        "SELECT id, mail_from, rcpt_tos, message_id, raw, attempts FROM outbox"
+        " WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+        now or utcnow(),
+        limit,
     )
+    return [
+        OutboxRow(r[0], r[1], json.loads(r[2]), r[3], bytes(r[4]), r[5]) for r in rows
+    ]
 
 
-def next_due_at() -> datetime | None:
-    """When the earliest pending mail is due, or None when nothing is pending."""
-    return (
-        OutboxItem.select(fn.MIN(OutboxItem.next_attempt_at))
-        .where(OutboxItem.state == "pending")
-        .scalar()
-    )
-
-
-def mark_sent(item_id: int) -> None:
+def mark_sent(sql: Sql, item_id: int) -> None:
     """The relay (or Maildir) has the mail."""
-    OutboxItem.update(
-        state="sent", sent_at=utcnow(), attempts=OutboxItem.attempts + 1, last_error=""
-    ).where(OutboxItem.id == item_id).execute()
+    sql.run(
+        "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = '' WHERE id = ?",
+        utcnow(),
+        item_id,
+    )
 
 
-def mark_failed(item_id: int, error: str) -> None:
+def mark_failed(sql: Sql, item_id: int, error: str) -> None:
     """Give up on a mail: permanent failure or too many attempts."""
-    OutboxItem.update(
-        state="failed", attempts=OutboxItem.attempts + 1, last_error=error[:2000]
-    ).where(OutboxItem.id == item_id).execute()
+    sql.run(
+        "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?",
+        error[:2000],
+        item_id,
+    )
 
 
-def mark_retry(item_id: int, error: str, delay: timedelta) -> None:
+def mark_retry(sql: Sql, item_id: int, error: str, delay: timedelta) -> None:
     """Try again after `delay`."""
-    OutboxItem.update(
-        attempts=OutboxItem.attempts + 1,
-        last_error=error[:2000],
-        next_attempt_at=utcnow() + delay,
-    ).where(OutboxItem.id == item_id).execute()
+    sql.run(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
+        error[:2000],
+        utcnow() + delay,
+        item_id,
+    )
 
 
 def list_items(state: str | None = None, limit: int | None = None) -> list[OutboxItem]:

@@ -12,11 +12,12 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from peewee import Database, DatabaseError
+from peewee import DatabaseError
 
 from storage.clock import utcnow
-from storage.db import StorageError, is_sqlite, reset_connection
+from storage.db import StorageError, reset_connection
 from storage.models import SpoolItem
+from storage.sql import Sql
 
 MAX_TRANSIENT_ATTEMPTS = 5
 
@@ -32,103 +33,133 @@ class Arrival:
     peer: str = ""
 
 
-def spool(db: Database, arrivals: Iterable[Arrival]) -> list[int]:
+@dataclass(frozen=True)
+class SpoolRow:
+    """What the pipeline reads of a spooled message."""
+
+    id: int
+    raw: bytes
+    mail_from: str | None
+    rcpt_tos: list[str]
+    size: int
+    state: str
+
+
+def spool(sql: Sql, arrivals: Iterable[Arrival]) -> list[int]:
     """Store the arrivals in one durable commit and return their spool ids.
 
     Raises StorageError when the database cannot take them, so the caller
     answers 'try again later' instead of 'accepted'.
     """
-    rows = [
-        {
-            "received_at": utcnow(),
-            "source": a.source,
-            "mail_from": a.mail_from,
-            "rcpt_tos": json.dumps(list(a.rcpt_tos)),
-            "peer": a.peer,
-            "raw": a.raw,
-            "sha256": hashlib.sha256(a.raw).hexdigest(),
-            "size": len(a.raw),
-        }
-        for a in arrivals
-    ]
+    now = utcnow()
     try:
-        with db.atomic():
-            return [SpoolItem.insert(**row).execute() for row in rows]
+        with sql.db.atomic():
+            return [
+                sql.insert(
+                    "spool",
+                    received_at=now,
+                    source=a.source,
+                    mail_from=a.mail_from,
+                    rcpt_tos=json.dumps(list(a.rcpt_tos)),
+                    peer=a.peer,
+                    raw=a.raw,
+                    sha256=hashlib.sha256(a.raw).hexdigest(),
+                    size=len(a.raw),
+                    state="new",
+                    attempts=0,
+                    error="",
+                    outcome="",
+                    message_id="",
+                )
+                for a in arrivals
+            ]
     except DatabaseError as exc:
-        reset_connection(db)
+        reset_connection(sql.db)
         raise StorageError(f"cannot spool: {exc}") from exc
 
 
-def pending_ids(limit: int = 100) -> list[int]:
+def pending_ids(sql: Sql, limit: int = 100) -> list[int]:
     """Ids of spooled messages waiting for the pipeline, oldest first."""
-    query = (
-        SpoolItem.select(SpoolItem.id)
-        .where(SpoolItem.state == "new")
-        .order_by(SpoolItem.id)
+    rows = sql.all(
+        "SELECT id FROM spool WHERE state = 'new' ORDER BY id LIMIT ?", limit
     )
-    return [row.id for row in query.limit(limit)]
+    return [row[0] for row in rows]
 
 
-def load(spool_id: int) -> SpoolItem | None:
-    """A spool row with its raw bytes, or None."""
-    return SpoolItem.get_or_none(SpoolItem.id == spool_id)
+def load(sql: Sql, spool_id: int) -> SpoolRow | None:
+    """A spooled message with its raw bytes, or None."""
+    row = sql.one(
+        "SELECT id, raw, mail_from, rcpt_tos, size, state FROM spool WHERE id = ?",
+        spool_id,
+    )
+    if row is None:
+        return None
+    return SpoolRow(
+        row[0], bytes(row[1]), row[2], json.loads(row[3] or "[]"), row[4], row[5]
+    )
 
 
-def lock_pending(db: Database, spool_id: int) -> bool:
+def lock_pending(sql: Sql, spool_id: int) -> bool:
     """Inside a transaction: claim the row if still `new`, so no other worker takes it.
 
     SQLite's IMMEDIATE transaction already holds the only write lock; PostgreSQL
     locks the row and skips it when another daemon has it.
     """
-    query = SpoolItem.select(SpoolItem.id).where(
-        SpoolItem.id == spool_id, SpoolItem.state == "new"
-    )
-    if not is_sqlite(db):
-        query = query.for_update(skip_locked=True)
-    return query.exists()
+    query = "SELECT id FROM spool WHERE id = ? AND state = 'new'"
+    if not sql.sqlite:
+        query += " FOR UPDATE SKIP LOCKED"
+    return sql.one(query, spool_id) is not None
 
 
 def mark_done(
-    spool_id: int, outcome: str, message_id: str, ticket_id: int | None, note: str = ""
+    sql: Sql,
+    spool_id: int,
+    outcome: str,
+    message_id: str,
+    ticket_id: int | None,
+    note: str = "",
 ) -> None:
     """Record how the pipeline disposed of a message."""
-    SpoolItem.update(
-        state="done",
-        outcome=outcome,
-        message_id=message_id,
-        ticket=ticket_id,
-        error=note,
-        processed_at=utcnow(),
-        attempts=SpoolItem.attempts + 1,
-    ).where(SpoolItem.id == spool_id).execute()
+    sql.run(
+        "UPDATE spool SET state = 'done', outcome = ?, message_id = ?, ticket_id = ?, error = ?,"
+        " processed_at = ?, attempts = attempts + 1 WHERE id = ?",
+        outcome,
+        message_id,
+        ticket_id,
+        note,
+        utcnow(),
+        spool_id,
+    )
 
 
-def quarantine(db: Database, spool_id: int, reason: str, message_id: str = "") -> None:
+def quarantine(sql: Sql, spool_id: int, reason: str, message_id: str = "") -> None:
     """Set a message aside with the reason; it is kept and can be retried."""
-    with db.atomic():
-        SpoolItem.update(
-            state="quarantined",
-            outcome="quarantined",
-            error=reason[:4000],
-            message_id=message_id,
-            processed_at=utcnow(),
-            attempts=SpoolItem.attempts + 1,
-        ).where(SpoolItem.id == spool_id).execute()
+    with sql.db.atomic():
+        sql.run(
+            "UPDATE spool SET state = 'quarantined', outcome = 'quarantined', error = ?, message_id = ?,"
+            " processed_at = ?, attempts = attempts + 1 WHERE id = ?",
+            reason[:4000],
+            message_id,
+            utcnow(),
+            spool_id,
+        )
 
 
-def note_transient_failure(db: Database, spool_id: int, reason: str) -> bool:
+def note_transient_failure(sql: Sql, spool_id: int, reason: str) -> bool:
     """Count a temporary failure; returns True when the item should now be quarantined."""
-    with db.atomic():
-        SpoolItem.update(attempts=SpoolItem.attempts + 1, error=reason[:4000]).where(
-            SpoolItem.id == spool_id
-        ).execute()
-        row = SpoolItem.get_or_none(SpoolItem.id == spool_id)
-    return row is not None and row.attempts >= MAX_TRANSIENT_ATTEMPTS
+    with sql.db.atomic():
+        sql.run(
+            "UPDATE spool SET attempts = attempts + 1, error = ? WHERE id = ?",
+            reason[:4000],
+            spool_id,
+        )
+        attempts = sql.scalar("SELECT attempts FROM spool WHERE id = ?", spool_id)
+    return attempts is not None and attempts >= MAX_TRANSIENT_ATTEMPTS
 
 
-def retry(db: Database, spool_ids: Iterable[int]) -> int:
+def retry(sql: Sql, spool_ids: Iterable[int]) -> int:
     """Put quarantined messages back in the queue; returns how many."""
-    with db.atomic():
+    with sql.db.atomic():
         return (
             SpoolItem.update(state="new", outcome="", attempts=0)
             .where(SpoolItem.id.in_(list(spool_ids)), SpoolItem.state == "quarantined")

@@ -9,61 +9,61 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage.models import Message, Ticket
+from storage.sql import Sql
+from storage.tickets import TicketFacts, ticket_by_id, ticket_by_number
+
+MAX_REFERENCES_LOOKED_UP = 50
 
 
 @dataclass(frozen=True)
 class ThreadMatch:
     """Where a message belongs: a ticket (or none) and how we know."""
 
-    ticket: Ticket | None
+    ticket: TicketFacts | None
     via: str
-    duplicate_of: Message | None = None
-
-    @property
-    def is_duplicate(self) -> bool:
-        """True when this exact Message-ID was ingested before."""
-        return self.duplicate_of is not None
+    duplicate: bool = False
 
 
 NO_MATCH = ThreadMatch(None, "")
 
 
 def find_thread(
+    sql: Sql,
     message_id: str,
     token_number: int | None,
     in_reply_to: list[str],
     references: list[str],
 ) -> ThreadMatch:
     """Find the ticket of an incoming message (see the module docstring for the order)."""
-    seen = Message.get_or_none(Message.message_id == message_id)
+    seen = sql.one("SELECT ticket_id FROM message WHERE message_id = ?", message_id)
     if seen is not None:
-        return ThreadMatch(seen.ticket, "duplicate", duplicate_of=seen)
+        return ThreadMatch(ticket_by_id(sql, seen[0]), "duplicate", duplicate=True)
     if token_number is not None:
-        ticket = Ticket.get_or_none(Ticket.number == token_number)
+        ticket = ticket_by_number(sql, token_number)
         if ticket is not None:
             return ThreadMatch(ticket, f"subject token #{token_number}")
     for header, ids in (
         ("In-Reply-To", in_reply_to),
         ("References", list(reversed(references))),
     ):
-        ticket = _ticket_of_first_known(ids)
-        if ticket is not None:
-            return ThreadMatch(ticket, header)
+        ticket_id = _ticket_of_first_known(sql, ids)
+        if ticket_id is not None:
+            return ThreadMatch(ticket_by_id(sql, ticket_id), header)
     return NO_MATCH
 
 
-def _ticket_of_first_known(ids: list[str]) -> Ticket | None:
-    ids = [i for i in dict.fromkeys(ids) if i][:50]
+def _ticket_of_first_known(sql: Sql, ids: list[str]) -> int | None:
+    ids = [i for i in dict.fromkeys(ids) if i][:MAX_REFERENCES_LOOKED_UP]
     if not ids:
         return None
-    rows = {
-        m.message_id: m.ticket_id
-        for m in Message.select(Message.message_id, Message.ticket).where(
-            Message.message_id.in_(ids)
+    marks = ", ".join("?" * len(ids))
+    rows = dict(
+        sql.all(
+            f"SELECT message_id, ticket_id FROM message WHERE message_id IN ({marks})",
+            *ids,
         )
-    }
+    )
     for message_id in ids:
         if message_id in rows:
-            return Ticket.get_by_id(rows[message_id])
+            return rows[message_id]
     return None

@@ -7,18 +7,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
 
 from parsers.parsed import Address, MailAttachment, ParsedMail
 from storage.clock import to_naive_utc, utcnow
-from storage.models import Attachment, Blob, Contact, Counter, Event, Message, Ticket
+from storage.sql import Sql
+
+_TICKET_COLUMNS = (
+    "t.id, t.number, t.subject, t.status, t.tier, t.queue, t.priority, t.language,"
+    " c.email, c.name, t.assignee FROM ticket t JOIN contact c ON c.id = t.requester_id"
+)
 
 
 @dataclass(frozen=True)
 class TicketFacts:
-    """A ticket as templates and reports see it: plain values only."""
+    """A ticket as the pipeline, templates and reports see it: plain values only."""
 
+    id: int
     number: int
     subject: str
     status: str
@@ -29,7 +34,6 @@ class TicketFacts:
     requester_email: str
     requester_name: str
     assignee: str | None
-    created_at: datetime
 
     def as_template_dict(self) -> dict[str, object]:
         """The `ticket` variable of templates."""
@@ -44,108 +48,121 @@ class TicketFacts:
         }
 
 
-def facts(ticket: Ticket) -> TicketFacts:
-    """Plain facts about a ticket (reads its requester)."""
-    requester = ticket.requester
-    return TicketFacts(
-        number=ticket.number,
-        subject=ticket.subject,
-        status=ticket.status,
-        tier=ticket.tier,
-        queue=ticket.queue,
-        priority=ticket.priority,
-        language=ticket.language,
-        requester_email=requester.email,
-        requester_name=requester.name,
-        assignee=ticket.assignee,
-        created_at=ticket.created_at,
+def ticket_by_number(sql: Sql, number: int) -> TicketFacts | None:
+    """The ticket with this public number, or None."""
+    row = sql.one(f"SELECT {_TICKET_COLUMNS} WHERE t.number = ?", number)
+    return TicketFacts(*row) if row else None
+
+
+def ticket_by_id(sql: Sql, ticket_id: int) -> TicketFacts | None:
+    """The ticket with this row id, or None."""
+    row = sql.one(f"SELECT {_TICKET_COLUMNS} WHERE t.id = ?", ticket_id)
+    return TicketFacts(*row) if row else None
+
+
+def contact_for(sql: Sql, address: Address) -> tuple[int, str]:
+    """The (id, name) of the contact for an address, created on first sight."""
+    email = address.key
+    row = sql.one("SELECT id, name FROM contact WHERE email = ?", email)
+    if row is None:
+        sql.insert_ignore(
+            "contact", email=email, name=address.name, created_at=utcnow()
+        )
+        row = sql.one("SELECT id, name FROM contact WHERE email = ?", email)
+    elif address.name and not row[1]:
+        sql.run("UPDATE contact SET name = ? WHERE id = ?", address.name, row[0])
+        row = (row[0], address.name)
+    return row[0], row[1]
+
+
+def next_ticket_number(sql: Sql) -> int:
+    """The next public ticket number; the row lock serialises concurrent daemons."""
+    return sql.scalar(
+        "UPDATE counter SET value = value + 1 WHERE name = 'ticket' RETURNING value"
     )
 
 
-def contact_for(address: Address) -> Contact:
-    """The contact for an address, created on first sight; a missing name is filled in."""
-    email = address.key
-    Contact.insert(email=email, name=address.name).on_conflict_ignore().execute()
-    contact = Contact.get(Contact.email == email)
-    if address.name and not contact.name:
-        contact.name = address.name
-        contact.save(only=[Contact.name])
-    return contact
-
-
-def next_ticket_number() -> int:
-    """The next public ticket number; the row lock serialises concurrent daemons."""
-    Counter.update(value=Counter.value + 1).where(Counter.name == "ticket").execute()
-    return Counter.get(Counter.name == "ticket").value
-
-
 def create_ticket(
+    sql: Sql,
     subject: str,
-    requester: Contact,
+    requester: Address,
     *,
     tier: int,
     queue: str,
     priority: str,
     language: str,
     assignee: str | None,
-) -> Ticket:
+) -> TicketFacts:
     """A new ticket with the next number, status `new`."""
+    contact_id, name = contact_for(sql, requester)
+    number = next_ticket_number(sql)
     now = utcnow()
-    return Ticket.create(
-        number=next_ticket_number(),
+    ticket_id = sql.insert(
+        "ticket",
+        number=number,
         subject=subject,
-        requester=requester,
+        status="new",
         tier=tier,
         queue=queue,
         priority=priority,
         language=language,
+        requester_id=contact_id,
         assignee=assignee,
         created_at=now,
         updated_at=now,
     )
+    return TicketFacts(
+        ticket_id,
+        number,
+        subject,
+        "new",
+        tier,
+        queue,
+        priority,
+        language,
+        requester.key,
+        name,
+        assignee,
+    )
 
 
 def store_incoming(
-    ticket: Ticket,
+    sql: Sql,
+    ticket_id: int,
     mail: ParsedMail,
     kind: str,
     spool_id: int | None,
     recipients: list[str],
-) -> Message | None:
+) -> int | None:
     """Store an incoming message and its attachments; None if its Message-ID is taken."""
     sender = mail.from_ or Address("", "")
-    inserted = (
-        Message.insert(
-            ticket=ticket,
-            message_id=mail.message_id,
-            in_reply_to=" ".join(mail.in_reply_to),
-            references=" ".join(mail.references),
-            direction="in",
-            kind=kind,
-            sender=sender.key,
-            sender_name=sender.name,
-            recipients=json.dumps(recipients),
-            subject=mail.subject,
-            text=mail.text,
-            html=mail.html,
-            sent_date=to_naive_utc(mail.date),
-            spool=spool_id,
-            defects="\n".join(mail.defects),
-        )
-        .on_conflict_ignore()
-        .as_rowcount()
-        .execute()
+    message_id = _insert_message(
+        sql,
+        ticket_id=ticket_id,
+        message_id=mail.message_id,
+        in_reply_to=" ".join(mail.in_reply_to),
+        references=" ".join(mail.references),
+        direction="in",
+        kind=kind,
+        sender=sender.key,
+        sender_name=sender.name,
+        recipients=json.dumps(recipients),
+        subject=mail.subject,
+        text=mail.text,
+        html=mail.html,
+        sent_date=to_naive_utc(mail.date),
+        spool_id=spool_id,
+        defects="\n".join(mail.defects),
     )
-    if not inserted:
-        return None
-    message = Message.get(Message.message_id == mail.message_id)
-    for attachment in mail.attachments:
-        store_attachment(message, attachment)
-    return message
+    if message_id is not None:
+        for attachment in mail.attachments:
+            store_attachment(sql, message_id, attachment)
+    return message_id
 
 
 def store_outgoing(
-    ticket: Ticket,
+    sql: Sql,
+    ticket_id: int,
     *,
     message_id: str,
     kind: str,
@@ -156,38 +173,48 @@ def store_outgoing(
     html: str | None,
     in_reply_to: str,
     references: list[str],
-) -> Message | None:
+) -> int | None:
     """Store a mail we send, so replies to it thread; None if its Message-ID exists."""
-    inserted = (
-        Message.insert(
-            ticket=ticket,
-            message_id=message_id,
-            in_reply_to=in_reply_to,
-            references=" ".join(references),
-            direction="out",
-            kind=kind,
-            sender=sender,
-            recipients=json.dumps(recipients),
-            subject=subject,
-            text=text,
-            html=html,
-            sent_date=utcnow(),
-        )
-        .on_conflict_ignore()
-        .as_rowcount()
-        .execute()
+    return _insert_message(
+        sql,
+        ticket_id=ticket_id,
+        message_id=message_id,
+        in_reply_to=in_reply_to,
+        references=" ".join(references),
+        direction="out",
+        kind=kind,
+        sender=sender,
+        sender_name="",
+        recipients=json.dumps(recipients),
+        subject=subject,
+        text=text,
+        html=html,
+        sent_date=utcnow(),
+        spool_id=None,
+        defects="",
     )
-    return Message.get(Message.message_id == message_id) if inserted else None
 
 
-def store_attachment(message: Message, attachment: MailAttachment) -> Attachment:
+def _insert_message(sql: Sql, **values: object) -> int | None:
+    """Insert a message row unless its Message-ID exists; returns the new row id."""
+    values["created_at"] = utcnow()
+    columns = ", ".join(f'"{name}"' for name in values)
+    marks = ", ".join("?" * len(values))
+    return sql.scalar(
+        f"INSERT INTO message ({columns}) VALUES ({marks}) ON CONFLICT (message_id) DO NOTHING RETURNING id",
+        *values.values(),
+    )
+
+
+def store_attachment(sql: Sql, message_id: int, attachment: MailAttachment) -> None:
     """Store an attachment, its bytes once per distinct content."""
     digest = hashlib.sha256(attachment.data).hexdigest()
-    Blob.insert(
-        sha256=digest, size=len(attachment.data), data=attachment.data
-    ).on_conflict_ignore().execute()
-    return Attachment.create(
-        message=message,
+    sql.insert_ignore(
+        "blob", sha256=digest, size=len(attachment.data), data=attachment.data
+    )
+    sql.insert(
+        "attachment",
+        message_id=message_id,
         filename=attachment.filename,
         content_type=attachment.content_type[:255],
         size=len(attachment.data),
@@ -198,7 +225,8 @@ def store_attachment(message: Message, attachment: MailAttachment) -> Attachment
 
 
 def record_event(
-    ticket: Ticket,
+    sql: Sql,
+    ticket_id: int,
     actor: str,
     kind: str,
     *,
@@ -206,10 +234,12 @@ def record_event(
     old: object = "",
     new: object = "",
     detail: str = "",
-) -> Event:
+) -> None:
     """Add a line to the ticket's history."""
-    return Event.create(
-        ticket=ticket,
+    sql.insert(
+        "event",
+        ticket_id=ticket_id,
+        created_at=utcnow(),
         actor=actor,
         kind=kind,
         field_name=field,
@@ -219,12 +249,15 @@ def record_event(
     )
 
 
-def set_status(ticket: Ticket, status: str, actor: str, detail: str = "") -> bool:
-    """Change the status with an event; False when it already had that status."""
+def set_status(
+    sql: Sql, ticket: TicketFacts, status: str, actor: str, detail: str = ""
+) -> TicketFacts:
+    """Change the status with an event; returns the updated facts."""
     if ticket.status == status:
-        return False
+        return ticket
     record_event(
-        ticket,
+        sql,
+        ticket.id,
         actor,
         "status",
         field="status",
@@ -232,13 +265,15 @@ def set_status(ticket: Ticket, status: str, actor: str, detail: str = "") -> boo
         new=status,
         detail=detail,
     )
-    ticket.status = status
-    ticket.updated_at = utcnow()
-    ticket.save(only=[Ticket.status, Ticket.updated_at])
-    return True
+    sql.run(
+        "UPDATE ticket SET status = ?, updated_at = ? WHERE id = ?",
+        status,
+        utcnow(),
+        ticket.id,
+    )
+    return replace(ticket, status=status)
 
 
-def touch(ticket: Ticket) -> None:
+def touch(sql: Sql, ticket_id: int) -> None:
     """Mark the ticket as updated now."""
-    ticket.updated_at = utcnow()
-    ticket.save(only=[Ticket.updated_at])
+    sql.run("UPDATE ticket SET updated_at = ? WHERE id = ?", utcnow(), ticket_id)

@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from daemon.config import Config, OutgoingConfig, StorageConfig, SupportConfig
+from daemon.config import (
+    Config,
+    OutgoingConfig,
+    PipelineConfig,
+    StorageConfig,
+    SupportConfig,
+)
 from daemon.runtime import Runtime, open_runtime
 from tests.support.relay_sink import RelaySink, start_sink
 
@@ -71,6 +77,7 @@ def make_config(
         storage=StorageConfig(url=storage_url),
         support=support_config,
         outgoing=OutgoingConfig(maildir=tmp_path / "outgoing"),
+        pipeline=PipelineConfig(parse_workers=0),
     )
 
 
@@ -85,7 +92,7 @@ def runtime(config: Config) -> Iterator[Runtime]:
     """An opened runtime (schema created) for in-process pipeline tests."""
     rt = open_runtime(config)
     yield rt
-    rt.db.close()
+    rt.close()
 
 
 @pytest.fixture
@@ -109,7 +116,7 @@ def ingest(runtime: Runtime) -> Callable[..., object]:
     ):
         data = fixture_bytes(raw) if isinstance(raw, str) else raw
         (spool_id,) = spool.spool(
-            runtime.db, [spool.Arrival(data, "test", mail_from, (rcpt,))]
+            runtime.sql, [spool.Arrival(data, "test", mail_from, (rcpt,))]
         )
         return runtime.pipeline.process(spool_id)
 

@@ -128,7 +128,7 @@ def test_failure_midway_leaves_no_ticket_without_its_ack(runtime, ingest, monkey
     assert item.state == "quarantined" and "disk on fire" in item.error
 
     monkeypatch.undo()
-    assert spool.retry(runtime.db, [item.id]) == 1
+    assert spool.retry(runtime.sql, [item.id]) == 1
     assert runtime.pipeline.process(item.id).outcome == "new_ticket"
     assert OutboxItem.select().count() == 1
 
@@ -230,14 +230,14 @@ def test_auto_replies_per_address_are_rate_limited(tmp_path, db_url):
     for i in range(4):
         data = raw.replace(b"request-1@", f"request-1-{i}@".encode())
         (spool_id,) = spool.spool(
-            runtime.db, [spool.Arrival(data, "test", "alice@customer.example")]
+            runtime.sql, [spool.Arrival(data, "test", "alice@customer.example")]
         )
         assert runtime.pipeline.process(spool_id).outcome == "new_ticket"
 
     assert OutboxItem.select().count() == 2
     assert Event.select().where(Event.kind == "ack_skipped").count() == 2
     assert "rate limit" in Event.get(Event.kind == "ack_skipped").detail
-    runtime.db.close()
+    runtime.close()
 
 
 def test_oversize_message_is_quarantined_with_the_reason(tmp_path, db_url):
@@ -250,13 +250,13 @@ def test_oversize_message_is_quarantined_with_the_reason(tmp_path, db_url):
     config = replace(config, smtp=replace(config.smtp, max_message_size=1000))
     runtime = open_runtime(config)
     raw = fixture_bytes("flow/attachment_1.eml") + b"x" * 2000
-    (spool_id,) = spool.spool(runtime.db, [spool.Arrival(raw, "test")])
+    (spool_id,) = spool.spool(runtime.sql, [spool.Arrival(raw, "test")])
 
     outcome = runtime.pipeline.process(spool_id)
 
     assert outcome.outcome == "quarantined"
     assert "exceeds max_message_size" in SpoolItem.get_by_id(spool_id).error
-    runtime.db.close()
+    runtime.close()
 
 
 @pytest.mark.parametrize("status", ["resolved", "pending"])

@@ -38,7 +38,7 @@ def test_maildir_transport_writes_each_mail_once(runtime, ingest, tmp_path):
 def test_relay_receives_the_acknowledgement(runtime, ingest, relay_sink):
     ingest("flow/new_request.eml")
     sender = Sender(
-        runtime.db, relay_config(relay_sink.port), runtime.config.outgoing_maildir
+        runtime.sql, relay_config(relay_sink.port), runtime.config.outgoing_maildir
     )
 
     assert sender.deliver_due() == 1
@@ -54,7 +54,7 @@ def test_temporary_relay_failure_is_retried_with_backoff(runtime, ingest, relay_
     ingest("flow/new_request.eml")
     relay_sink.reply = "451 4.3.0 greylisted, try later"
     sender = Sender(
-        runtime.db, relay_config(relay_sink.port), runtime.config.outgoing_maildir
+        runtime.sql, relay_config(relay_sink.port), runtime.config.outgoing_maildir
     )
 
     assert sender.deliver_due() == 0
@@ -73,7 +73,7 @@ def test_permanent_relay_refusal_marks_the_mail_failed(runtime, ingest, relay_si
     ingest("flow/new_request.eml")
     relay_sink.reply = "554 5.7.1 rejected as spam"
     sender = Sender(
-        runtime.db, relay_config(relay_sink.port), runtime.config.outgoing_maildir
+        runtime.sql, relay_config(relay_sink.port), runtime.config.outgoing_maildir
     )
 
     sender.deliver_due()
@@ -86,7 +86,7 @@ def test_permanent_relay_refusal_marks_the_mail_failed(runtime, ingest, relay_si
 def test_dead_relay_defers_and_too_many_attempts_fail(runtime, ingest):
     ingest("flow/new_request.eml")
     config = replace(relay_config(free_port()), max_attempts=2)
-    sender = Sender(runtime.db, config, runtime.config.outgoing_maildir)
+    sender = Sender(runtime.sql, config, runtime.config.outgoing_maildir)
 
     sender.deliver_due()
     assert OutboxItem.get().state == "pending"
