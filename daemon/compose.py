@@ -68,7 +68,10 @@ class Composer:
         }
         rendered = self.templates.render("ack", language, context)
         subject = self._subject_with_token(rendered.subject, ticket.number)
-        references = tuple([*mail.references, mail.message_id][-MAX_REFERENCES:])
+        # ids with non-ASCII text (RFC 6532) would need SMTPUTF8 all the way: leave them out
+        references = tuple(
+            r for r in [*mail.references, mail.message_id] if r.isascii()
+        )[-MAX_REFERENCES:]
         message_id = self._message_id("ack", ticket.number, mail.message_id)
         raw = self._assemble(
             message_id=message_id,
@@ -130,8 +133,12 @@ class Composer:
             ("Subject", encode_words(subject)),
             ("Date", format_datetime(datetime.now(UTC))),
             ("Message-ID", f"<{message_id}>"),
-            ("In-Reply-To", f"<{in_reply_to}>"),
-            ("References", fold(" ".join(f"<{r}>" for r in references))),
+            *([("In-Reply-To", f"<{in_reply_to}>")] if in_reply_to.isascii() else []),
+            *(
+                [("References", fold(" ".join(f"<{r}>" for r in references)))]
+                if references
+                else []
+            ),
             ("Auto-Submitted", "auto-replied"),
             ("X-Auto-Response-Suppress", "All"),
             ("Precedence", "bulk"),

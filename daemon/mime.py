@@ -26,8 +26,8 @@ def encode_words(text: str) -> str:
     words = []
     chunk = ""
     for char in text:
-        # each encoded-word must stay under 75 characters: 45 UTF-8 bytes → 60 base64 chars
-        if len((chunk + char).encode("utf-8")) > 45:
+        # 39 UTF-8 bytes → 52 base64 chars: a 64-character encoded-word, a line under 78
+        if len((chunk + char).encode("utf-8")) > 39:
             words.append(chunk)
             chunk = ""
         chunk += char
@@ -94,7 +94,7 @@ def build_message(
     if html is None:
         return (CRLF.join(lines) + CRLF + _text_part(text, "plain")).encode("ascii")
     boundary = f"=_tierdesk_{secrets.token_hex(12)}"
-    lines.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
+    lines.append(f'Content-Type: multipart/alternative;{CRLF} boundary="{boundary}"')
     body = (
         f"{CRLF}--{boundary}{CRLF}{_text_part(text, 'plain')}"
         f"--{boundary}{CRLF}{_text_part(html, 'html')}"

@@ -12,12 +12,11 @@ import logging
 import signal
 import time
 
-from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from daemon.runtime import Runtime
-from daemon.smtp_intake import IntakeHandler
+from daemon.smtp_intake import IntakeHandler, IntakeLMTP, IntakeSMTP
 from daemon.systemd import sd_notify
 from daemon.workers import Worker
 from storage import spool
@@ -107,24 +106,16 @@ def _pipeline_step(runtime: Runtime, worker: Worker, sender: Worker) -> int:
 
 def _session(handler: IntakeHandler, runtime: Runtime, sessions: set[SMTP]) -> SMTP:
     config = runtime.config.smtp
-    cls = LMTP if config.mode == "lmtp" else SMTP
-    protocol = cls(
+    cls = IntakeLMTP if config.mode == "lmtp" else IntakeSMTP
+    return cls(
         handler,
+        sessions,
         hostname=config.hostname or runtime.config.support.message_id_domain,
         ident="tierdesk",
         data_size_limit=int(config.max_message_size),
         enable_SMTPUTF8=True,
         timeout=config.timeout,
     )
-    sessions.add(protocol)
-    protocol_lost = protocol.connection_lost
-
-    def forget(exc: Exception | None) -> None:
-        sessions.discard(protocol)
-        protocol_lost(exc)
-
-    protocol.connection_lost = forget  # type: ignore[method-assign]
-    return protocol
 
 
 async def _drain_sessions(handler: IntakeHandler, sessions: set[SMTP]) -> None:

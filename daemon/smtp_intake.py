@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, AnyStr
 
+from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from parsers.classify import is_own_address
@@ -70,16 +71,55 @@ class IntakeHandler:
             spool_id = await asyncio.to_thread(self.spool_one, arrival)
         except StorageError as exc:
             log.error("cannot spool a message from %s: %s", arrival.peer, exc)
-            return TEMPFAIL
+            return self._per_recipient(envelope, TEMPFAIL)
         finally:
             self.in_flight -= 1
         self.on_spooled()
-        return f"250 2.0.0 Ok: queued as {spool_id}"
+        return self._per_recipient(envelope, f"250 2.0.0 Ok: queued as {spool_id}")
+
+    def _per_recipient(self, envelope: Envelope, status: str) -> str:
+        """LMTP answers DATA once per accepted recipient (RFC 2033 4.2); SMTP once.
+
+        aiosmtpd's LMTP class sends a single reply (its issue #517), which leaves
+        Postfix waiting for the others, so the handler writes them all.
+        """
+        if self.source != "lmtp":
+            return status
+        return "\r\n".join([status] * max(1, len(envelope.rcpt_tos)))
 
     async def handle_exception(self, error: Exception) -> str:
         """Anything unexpected is temporary for the client: it retries, nothing bounces."""
         log.error("SMTP session error: %s: %s", type(error).__name__, error)
         return TEMPFAIL
+
+
+class IntakeSMTP(SMTP):
+    """aiosmtpd's SMTP that registers its session (for a clean shutdown) and uses
+    enhanced status codes on its own size refusals."""
+
+    def __init__(
+        self, handler: IntakeHandler, sessions: set[SMTP], **kwargs: Any
+    ) -> None:
+        super().__init__(handler, **kwargs)
+        self._sessions = sessions
+        sessions.add(self)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        """Forget the session, then let aiosmtpd clean up."""
+        self._sessions.discard(self)
+        super().connection_lost(error)
+
+    async def push(self, status: AnyStr) -> None:
+        """Send a reply line; aiosmtpd's bare '552 Error: ...' gets RFC 3463's 5.3.4."""
+        if isinstance(status, str) and status.startswith("552 Error"):
+            status = (
+                f"552 5.3.4 Message too big: the limit is {self.data_size_limit} bytes"
+            )
+        await super().push(status)
+
+
+class IntakeLMTP(IntakeSMTP, LMTP):
+    """LMTP (LHLO instead of EHLO) with the same replies."""
 
 
 def _peer(session: Session) -> str:

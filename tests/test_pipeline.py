@@ -279,3 +279,12 @@ def test_spool_keeps_envelope_and_raw_bytes(ingest):
     assert json.loads(item.rcpt_tos) == ["support@example.com"]
     assert bytes(item.raw) == fixture_bytes("flow/new_request.eml")
     assert item.ticket.number == 1
+
+
+def test_utf8_message_ids_do_not_break_the_acknowledgement(ingest):
+    outcome = ingest("flow/utf8_message_id.eml")
+
+    assert outcome.outcome == "new_ticket"
+    [ack] = outbox_mails()
+    assert ack["In-Reply-To"] is None  # a UTF-8 id needs SMTPUTF8 end to end: left out
+    assert ack["References"] == "<plain@x.example>"
