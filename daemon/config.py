@@ -142,6 +142,62 @@ class OutgoingConfig:
 
 
 @dataclass(frozen=True)
+class ImapMailboxConfig:
+    """One IMAP mailbox to take mail from (Gmail-, Exchange- or Dovecot-hosted)."""
+
+    name: str = field(
+        **_help("a short name of your choosing; logs and the checkpoint use it")
+    )
+    host: str = field(**_help("IMAP server"))
+    username: str = field(**_help("login name"))
+    port: int | None = field(
+        **_help("default 993 with tls, 143 otherwise"), default=None
+    )
+    security: Literal["tls", "starttls", "none"] = field(
+        **_help("tls (implicit, port 993), starttls, or none (only on loopback)"),
+        default="tls",
+    )
+    password: str | None = field(
+        **_help("password inline (prefer password_file)"), default=None
+    )
+    password_file: Path | None = field(
+        **_help("file holding the password"), default=None
+    )
+    password_env: str | None = field(
+        **_help("environment variable holding the password"), default=None
+    )
+    folder: str = field(**_help("folder to take mail from"), default="INBOX")
+    queue: str | None = field(
+        **_help("queue that tickets from this mailbox start in"), default=None
+    )
+    after: Literal["move", "flag"] = field(
+        **_help(
+            "after a message is safely spooled: move it to processed_folder, or flag it \\Seen"
+        ),
+        default="move",
+    )
+    processed_folder: str = field(
+        **_help("where processed mail is moved (created if missing)"),
+        default="Processed",
+    )
+    idle: bool = field(**_help("use IDLE when the server offers it"), default=True)
+    idle_renew: Duration = field(
+        **_help("re-issue IDLE this often (RFC 2177: under 29 min)"),
+        default=Duration(600),
+    )
+    poll_interval: Duration = field(
+        **_help("how often to look without IDLE"), default=Duration(60)
+    )
+    timeout: Duration = field(**_help("network timeout"), default=Duration(60))
+    verify_tls: bool = field(**_help("check the server certificate"), default=True)
+
+    @property
+    def effective_port(self) -> int:
+        """The port, defaulting by security mode."""
+        return self.port or (993 if self.security == "tls" else 143)
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     """How spooled mail is processed."""
 
@@ -170,6 +226,7 @@ class Config:
     smtp: SmtpListenConfig = field(default_factory=SmtpListenConfig)
     outgoing: OutgoingConfig = field(default_factory=OutgoingConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    imap: list[ImapMailboxConfig] = field(default_factory=list)
     templates_dir: Path | None = field(
         **_help("directory whose templates override the built-in ones"), default=None
     )
@@ -243,6 +300,35 @@ def _check(config: Config, path: str, environ: dict[str, str]) -> list[Problem]:
                 f"storage.url {url!r}: use sqlite:///PATH or postgresql://...",
             )
         )
+    names = [m.name for m in config.imap]
+    for name in {n for n in names if names.count(n) > 1}:
+        problems.append(
+            Problem(
+                path, None, f"imap: two mailboxes are named {name!r}; names must differ"
+            )
+        )
+    for mailbox in config.imap:
+        problems.extend(
+            _secret_problems(
+                f"imap {mailbox.name!r}",
+                mailbox.password_file,
+                mailbox.password_env,
+                path,
+                environ,
+            )
+        )
+        if (
+            mailbox.password is None
+            and mailbox.password_file is None
+            and mailbox.password_env is None
+        ):
+            problems.append(
+                Problem(
+                    path,
+                    None,
+                    f"imap {mailbox.name!r}: give password_file or password_env",
+                )
+            )
     out = config.outgoing
     if out.password_file and not out.password_file.is_file():
         problems.append(
@@ -258,6 +344,19 @@ def _check(config: Config, path: str, environ: dict[str, str]) -> list[Problem]:
                 path, None, f"outgoing.password_env: ${out.password_env} is not set"
             )
         )
+    return problems
+
+
+def _secret_problems(
+    what: str, file: Path | None, env: str | None, path: str, environ: dict[str, str]
+) -> list[Problem]:
+    problems = []
+    if file is not None and not file.is_file():
+        problems.append(
+            Problem(path, None, f"{what}: password_file {file} does not exist")
+        )
+    if env is not None and env not in environ:
+        problems.append(Problem(path, None, f"{what}: ${env} is not set"))
     return problems
 
 
@@ -284,6 +383,7 @@ def _resolve_paths(config: Config, base: Path, source: str) -> Config:
             maildir=fix(config.outgoing.maildir),
             password_file=fix(config.outgoing.password_file),
         ),
+        imap=[replace(m, password_file=fix(m.password_file)) for m in config.imap],
     )
     object.__setattr__(config, "source", source)
     return config

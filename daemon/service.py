@@ -1,121 +1,233 @@
-"""`tierdesk run`: one process with the SMTP listener, the pipeline worker and the sender.
+"""`tierdesk run`: one process with the SMTP/LMTP listener, IMAP pollers, pipeline and sender.
 
-Shutdown on SIGTERM/SIGINT: stop accepting, let sessions in DATA finish
-(others get 421), let the pipeline finish its current message, then exit.
-Nothing accepted is lost: it is in the spool before the client hears 250.
+SIGTERM/SIGINT drain: stop accepting, let sessions in DATA reach the spool
+(the others get 421), let the pipeline finish its current messages, log the
+IMAP sessions out, then exit. Nothing accepted is lost: it is in the spool
+before the client hears 250. SIGHUP reloads the config file and templates
+without dropping connections; an invalid file is refused and the running
+configuration stays.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import time
+from dataclasses import replace
 
 from aiosmtpd.smtp import SMTP
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from daemon.config import Config, load_config
+from daemon.imap_intake import MailboxPoller
 from daemon.runtime import Runtime
 from daemon.smtp_intake import IntakeHandler, IntakeLMTP, IntakeSMTP
 from daemon.systemd import sd_notify
+from daemon.templating import Templates
 from daemon.workers import Worker
+from rules.yamlsource import SourceError
 from storage import spool
 
 log = logging.getLogger("tierdesk")
 
 DRAIN_SECONDS = 20.0
+RESTART_ONLY = ("storage", "smtp", "data_dir", "pipeline")
 
 
-async def serve(runtime: Runtime, ready: asyncio.Event | None = None) -> int:
+class Daemon:
+    """The running parts of `tierdesk run` and their start/stop order."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        close_connection = (
+            runtime.db.close
+        )  # each worker thread has a connection of its own
+        self.sender = Worker(
+            "sender", runtime.sender.deliver_due, 15.0, close_connection
+        )
+        self.pipeline = Worker("pipeline", self._pipeline_step, 5.0, close_connection)
+        self.handler = IntakeHandler(
+            self._own_addresses(runtime.config),
+            spool_one=lambda arrival: spool.spool(runtime.sql, [arrival])[0],
+            on_spooled=self.pipeline.wake,
+            source=runtime.config.smtp.mode,
+        )
+        self.sessions: set[SMTP] = set()
+        self.server: asyncio.AbstractServer | None = None
+        self.pollers: dict[str, MailboxPoller] = {}
+        self.scheduler = AsyncIOScheduler(
+            timezone="UTC",
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": 60,
+            },
+        )
+
+    @staticmethod
+    def _own_addresses(config: Config) -> frozenset[str]:
+        return frozenset(a.lower() for a in config.support.addresses)
+
+    def _pipeline_step(self) -> int:
+        done = self.runtime.pipeline.run_pending(stop=lambda: self.pipeline.stopping)
+        if done:
+            self.sender.wake()
+        return done
+
+    async def start(self) -> None:
+        """Open the listener, start workers, pollers and the scheduler."""
+        config = self.runtime.config
+        if config.smtp.enabled:
+            loop = asyncio.get_running_loop()
+            self.server = await loop.create_server(
+                self._session, host=config.smtp.host, port=config.smtp.port
+            )
+            bound = ", ".join(
+                f"{s.getsockname()[0]}:{s.getsockname()[1]}"
+                for s in self.server.sockets
+            )
+            log.info(
+                "%s listener on %s for %s",
+                config.smtp.mode.upper(),
+                bound,
+                ", ".join(config.support.addresses),
+            )
+        self.runtime.pipeline.parser.start()
+        self.scheduler.add_job(
+            self.pipeline.wake, "interval", seconds=10, id="spool_sweep"
+        )
+        self.scheduler.add_job(
+            self.sender.wake, "interval", seconds=15, id="outbox_retry"
+        )
+        self.scheduler.start()
+        self.pipeline.start()
+        self.sender.start()
+        self._start_pollers(config)
+        log.info(
+            "tierdesk running: storage %s, outgoing via %s, %d IMAP mailbox(es)",
+            _safe_url(config.storage_url),
+            config.outgoing.transport,
+            len(self.pollers),
+        )
+
+    def _session(self) -> SMTP:
+        config = self.runtime.config
+        cls = IntakeLMTP if config.smtp.mode == "lmtp" else IntakeSMTP
+        return cls(
+            self.handler,
+            self.sessions,
+            hostname=config.smtp.hostname or config.support.message_id_domain,
+            ident="tierdesk",
+            data_size_limit=int(config.smtp.max_message_size),
+            enable_SMTPUTF8=True,
+            timeout=config.smtp.timeout,
+        )
+
+    def _start_pollers(self, config: Config) -> None:
+        for mailbox in config.imap:
+            poller = MailboxPoller(mailbox, self.runtime.sql, self.pipeline.wake)
+            self.pollers[mailbox.name] = poller
+            poller.start()
+            self.scheduler.add_job(
+                poller.wake,
+                "interval",
+                seconds=mailbox.poll_interval,
+                id=f"imap_poll:{mailbox.name}",
+            )
+
+    def _stop_pollers(self) -> None:
+        for name, poller in list(self.pollers.items()):
+            poller.stop()
+            if self.scheduler.get_job(f"imap_poll:{name}"):
+                self.scheduler.remove_job(f"imap_poll:{name}")
+        self.pollers.clear()
+
+    def reload(self) -> None:
+        """SIGHUP: re-read the config file and templates; keep the old ones if invalid."""
+        current = self.runtime.config
+        if current.source == "(embedded default)":
+            log.info("reload: no config file; reloading templates only")
+        try:
+            config = load_config(
+                None if current.source == "(embedded default)" else current.source
+            )
+        except SourceError as exc:
+            log.error("reload refused, the running configuration stays:\n%s", exc)
+            return
+        support = config.support
+        templates = Templates(
+            config.templates_dir, tuple(support.languages), support.default_language
+        )
+        for section in RESTART_ONLY:
+            if getattr(config, section) != getattr(current, section):
+                log.warning(
+                    "reload: '%s' changed; it takes effect after a restart", section
+                )
+        kept = replace(
+            config,
+            storage=current.storage,
+            smtp=current.smtp,
+            pipeline=current.pipeline,
+            data_dir=current.data_dir,
+        )
+        object.__setattr__(kept, "source", config.source)
+        runtime = self.runtime
+        runtime.config = kept
+        runtime.templates = templates
+        runtime.pipeline.config = kept
+        runtime.pipeline.composer.support = kept.support
+        runtime.pipeline.composer.templates = templates
+        runtime.sender.config = kept.outgoing
+        self.handler.own_addresses = self._own_addresses(kept)
+        if kept.imap != current.imap:
+            self._stop_pollers()
+            self._start_pollers(kept)
+        log.info("reloaded %s", config.source)
+
+    async def stop(self) -> None:
+        """Drain and stop everything, in the order that loses nothing."""
+        if self.server is not None:
+            self.server.close()
+            await _drain_sessions(self.handler, self.sessions)
+        self.scheduler.shutdown(wait=False)
+        await asyncio.to_thread(self._stop_pollers)
+        await asyncio.to_thread(self.pipeline.stop)
+        self.sender.wake()
+        await asyncio.to_thread(self.sender.stop)
+
+
+async def serve(runtime: Runtime) -> int:
     """Run the daemon until SIGTERM/SIGINT; returns the exit code."""
-    config = runtime.config
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    daemon = Daemon(runtime)
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-
-    sender = Worker("sender", runtime.sender.deliver_due, idle_seconds=15.0)
-    pipeline_worker = Worker(
-        "pipeline", lambda: _pipeline_step(runtime, pipeline_worker, sender), 5.0
-    )
-    own = frozenset(a.lower() for a in config.support.addresses)
-    handler = IntakeHandler(
-        own,
-        spool_one=lambda arrival: spool.spool(runtime.sql, [arrival])[0],
-        on_spooled=pipeline_worker.wake,
-        source=config.smtp.mode,
-    )
-    sessions: set[SMTP] = set()
-    server = None
-    if config.smtp.enabled:
-        server = await loop.create_server(
-            lambda: _session(handler, runtime, sessions),
-            host=config.smtp.host,
-            port=config.smtp.port,
-        )
-        bound = ", ".join(
-            f"{s.getsockname()[0]}:{s.getsockname()[1]}" for s in server.sockets
-        )
-        log.info(
-            "%s listener on %s for %s",
-            config.smtp.mode.upper(),
-            bound,
-            ", ".join(sorted(own)),
-        )
-
-    scheduler = AsyncIOScheduler(
-        timezone="UTC",
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
-    )
-    scheduler.add_job(pipeline_worker.wake, "interval", seconds=10, id="spool_sweep")
-    scheduler.add_job(sender.wake, "interval", seconds=15, id="outbox_retry")
-    runtime.pipeline.parser.start()
-    scheduler.start()
-    pipeline_worker.start()
-    sender.start()
-    log.info(
-        "tierdesk running: storage %s, outgoing via %s",
-        _safe_url(config.storage_url),
-        config.outgoing.transport,
-    )
+    loop.add_signal_handler(signal.SIGHUP, daemon.reload)
+    await daemon.start()
     sd_notify("READY=1\nSTATUS=accepting mail")
-    if ready is not None:
-        ready.set()
-
+    watchdog = asyncio.create_task(_watchdog())
     await stop.wait()
-    sd_notify("STOPPING=1")
+    sd_notify("STOPPING=1\nSTATUS=draining")
     log.info("shutting down")
-    if server is not None:
-        server.close()
-        await _drain_sessions(handler, sessions)
-    scheduler.shutdown(wait=False)
-    pipeline_worker.stop()
-    sender.wake()
-    sender.stop()
+    watchdog.cancel()
+    await daemon.stop()
     runtime.close()
     log.info("stopped")
     return 0
 
 
-def _pipeline_step(runtime: Runtime, worker: Worker, sender: Worker) -> int:
-    done = runtime.pipeline.run_pending(stop=lambda: worker.stopping)
-    if done:
-        sender.wake()
-    return done
-
-
-def _session(handler: IntakeHandler, runtime: Runtime, sessions: set[SMTP]) -> SMTP:
-    config = runtime.config.smtp
-    cls = IntakeLMTP if config.mode == "lmtp" else IntakeSMTP
-    return cls(
-        handler,
-        sessions,
-        hostname=config.hostname or runtime.config.support.message_id_domain,
-        ident="tierdesk",
-        data_size_limit=int(config.max_message_size),
-        enable_SMTPUTF8=True,
-        timeout=config.timeout,
-    )
+async def _watchdog() -> None:
+    """WATCHDOG=1 from the main loop, so a wedged loop gets the service restarted."""
+    usec = os.environ.get("WATCHDOG_USEC")
+    if not usec or os.environ.get("WATCHDOG_PID", str(os.getpid())) != str(os.getpid()):
+        return
+    interval = int(usec) / 2_000_000
+    while True:
+        sd_notify("WATCHDOG=1")
+        await asyncio.sleep(interval)
 
 
 async def _drain_sessions(handler: IntakeHandler, sessions: set[SMTP]) -> None:

@@ -17,11 +17,16 @@ class Worker:
     """A thread that calls `step` until it reports no work, then waits to be woken."""
 
     def __init__(
-        self, name: str, step: Callable[[], int], idle_seconds: float = 5.0
+        self,
+        name: str,
+        step: Callable[[], int],
+        idle_seconds: float = 5.0,
+        on_exit: Callable[[], None] | None = None,
     ) -> None:
         self.name = name
         self.step = step
         self.idle_seconds = idle_seconds
+        self.on_exit = on_exit
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread = threading.Thread(
@@ -50,6 +55,13 @@ class Worker:
         return self._stopping.is_set()
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            if self.on_exit is not None:
+                self.on_exit()
+
+    def _loop(self) -> None:
         while not self._stopping.is_set():
             self._wake.wait(self.idle_seconds)
             self._wake.clear()

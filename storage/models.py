@@ -81,6 +81,7 @@ class SpoolItem(BaseModel):
     mail_from = TextField(null=True)
     rcpt_tos = TextField(default="[]")
     peer = TextField(default="")
+    mailbox = TextField(default="")
     raw = BlobField()
     sha256 = CharField(max_length=64, index=True)
     size = IntegerField()
@@ -187,6 +188,15 @@ class Event(BaseModel):
     detail = TextField(default="")
 
 
+class ImapCheckpoint(BaseModel):
+    """How far an IMAP mailbox has been read: its UIDVALIDITY and the last UID spooled."""
+
+    mailbox = CharField(primary_key=True, max_length=128)
+    uidvalidity = BigIntegerField()
+    last_uid = BigIntegerField()
+    updated_at = DateTimeField(default=utcnow)
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     MetaEntry,
     Counter,
@@ -198,4 +208,5 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     Attachment,
     OutboxItem,
     Event,
+    ImapCheckpoint,
 )

@@ -1,7 +1,9 @@
 """Schema versions: `tierdesk db upgrade` creates or migrates; the daemon checks.
 
-Each migration is a function from version N-1 to N, applied in one
-transaction together with the new version number.
+An empty database gets today's schema straight from the models. An older one
+gets each migration from its version on; a migration is a function from
+version N-1 to N, and all of them run in one transaction together with the
+new version number.
 """
 
 from __future__ import annotations
@@ -9,9 +11,10 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 
-from peewee import Database, PostgresqlDatabase
+from peewee import Database, PostgresqlDatabase, TextField
+from playhouse.migrate import SchemaMigrator, migrate
 
-from storage.models import ALL_MODELS, Counter, MetaEntry
+from storage.models import ALL_MODELS, Counter, ImapCheckpoint, MetaEntry
 
 SCHEMA_VERSION_KEY = "schema_version"
 INSTANCE_ID_KEY = "instance_id"
@@ -21,7 +24,7 @@ class SchemaError(Exception):
     """The database schema is missing, older or newer than this tierdesk."""
 
 
-def _create_v1(db: Database) -> None:
+def _create_current(db: Database) -> None:
     db.create_tables(ALL_MODELS, safe=True)
     Counter.insert(name="ticket", value=0).on_conflict_ignore().execute()
     MetaEntry.insert(
@@ -29,7 +32,14 @@ def _create_v1(db: Database) -> None:
     ).on_conflict_ignore().execute()
 
 
-MIGRATIONS: dict[int, Callable[[Database], None]] = {1: _create_v1}
+def _v2_imap(db: Database) -> None:
+    """IMAP intake: a checkpoint per mailbox, and the mailbox a spooled message came from."""
+    migrator = SchemaMigrator.from_database(db)
+    migrate(migrator.add_column("spool", "mailbox", TextField(default="")))
+    db.create_tables([ImapCheckpoint], safe=True)
+
+
+MIGRATIONS: dict[int, Callable[[Database], None]] = {2: _v2_imap}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
@@ -53,12 +63,16 @@ def upgrade(db: Database) -> list[int]:
     """Apply every missing migration; returns the versions applied."""
     applied = []
     with db.atomic():
-        version = current_version(db) or 0
-        if version > SCHEMA_VERSION:
+        version = current_version(db)
+        if version is None:
+            _create_current(db)
+            applied.append(SCHEMA_VERSION)
+        elif version > SCHEMA_VERSION:
             raise SchemaError(_too_new(version))
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            MIGRATIONS[target](db)
-            applied.append(target)
+        else:
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                MIGRATIONS[target](db)
+                applied.append(target)
         if applied:
             MetaEntry.insert(
                 key=SCHEMA_VERSION_KEY, value=str(SCHEMA_VERSION)

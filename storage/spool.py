@@ -31,6 +31,7 @@ class Arrival:
     mail_from: str | None = None
     rcpt_tos: Sequence[str] = ()
     peer: str = ""
+    mailbox: str = ""
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class SpoolRow:
     rcpt_tos: list[str]
     size: int
     state: str
+    mailbox: str
 
 
 def spool(sql: Sql, arrivals: Iterable[Arrival]) -> list[int]:
@@ -51,31 +53,33 @@ def spool(sql: Sql, arrivals: Iterable[Arrival]) -> list[int]:
     Raises StorageError when the database cannot take them, so the caller
     answers 'try again later' instead of 'accepted'.
     """
-    now = utcnow()
     try:
         with sql.db.atomic():
-            return [
-                sql.insert(
-                    "spool",
-                    received_at=now,
-                    source=a.source,
-                    mail_from=a.mail_from,
-                    rcpt_tos=json.dumps(list(a.rcpt_tos)),
-                    peer=a.peer,
-                    raw=a.raw,
-                    sha256=hashlib.sha256(a.raw).hexdigest(),
-                    size=len(a.raw),
-                    state="new",
-                    attempts=0,
-                    error="",
-                    outcome="",
-                    message_id="",
-                )
-                for a in arrivals
-            ]
+            return [insert(sql, a) for a in arrivals]
     except DatabaseError as exc:
         reset_connection(sql.db)
         raise StorageError(f"cannot spool: {exc}") from exc
+
+
+def insert(sql: Sql, arrival: Arrival, sha256: str | None = None) -> int:
+    """Insert one arrival inside the caller's transaction; returns its spool id."""
+    return sql.insert(
+        "spool",
+        received_at=utcnow(),
+        source=arrival.source,
+        mail_from=arrival.mail_from,
+        rcpt_tos=json.dumps(list(arrival.rcpt_tos)),
+        peer=arrival.peer,
+        mailbox=arrival.mailbox,
+        raw=arrival.raw,
+        sha256=sha256 or hashlib.sha256(arrival.raw).hexdigest(),
+        size=len(arrival.raw),
+        state="new",
+        attempts=0,
+        error="",
+        outcome="",
+        message_id="",
+    )
 
 
 def pending_ids(sql: Sql, limit: int = 100) -> list[int]:
@@ -89,13 +93,19 @@ def pending_ids(sql: Sql, limit: int = 100) -> list[int]:
 def load(sql: Sql, spool_id: int) -> SpoolRow | None:
     """A spooled message with its raw bytes, or None."""
     row = sql.one(
-        "SELECT id, raw, mail_from, rcpt_tos, size, state FROM spool WHERE id = ?",
+        "SELECT id, raw, mail_from, rcpt_tos, size, state, mailbox FROM spool WHERE id = ?",
         spool_id,
     )
     if row is None:
         return None
     return SpoolRow(
-        row[0], bytes(row[1]), row[2], json.loads(row[3] or "[]"), row[4], row[5]
+        row[0],
+        bytes(row[1]),
+        row[2],
+        json.loads(row[3] or "[]"),
+        row[4],
+        row[5],
+        row[6],
     )
 
 

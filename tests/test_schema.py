@@ -27,7 +27,7 @@ def test_empty_database_is_initialised_on_first_start(db_url):
 def test_upgrade_twice_applies_nothing_the_second_time(db_url):
     db = open_database(db_url)
 
-    assert upgrade(db) == list(range(1, SCHEMA_VERSION + 1))
+    assert upgrade(db) == [SCHEMA_VERSION]
     assert upgrade(db) == []
     db.close()
 
@@ -92,4 +92,23 @@ def test_sqlite_is_durable_wal_with_foreign_keys(sqlite_url):
     assert db.execute_sql("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.execute_sql("PRAGMA busy_timeout").fetchone()[0] >= 5000
+    db.close()
+
+
+def test_version_1_database_is_migrated_with_its_data(db_url):
+    db = open_database(db_url)
+    upgrade(db)
+    Contact.insert(email="kept@example.org").execute()
+    # make it look like a version 1 database: no IMAP checkpoint, no spool.mailbox
+    db.execute_sql("DROP TABLE imap_checkpoint")
+    db.execute_sql("ALTER TABLE spool DROP COLUMN mailbox")
+    MetaEntry.update(value="1").where(MetaEntry.key == "schema_version").execute()
+    with pytest.raises(SchemaError, match="version 1"):
+        ensure_schema(db)
+
+    assert upgrade(db) == [2]
+
+    ensure_schema(db)
+    assert "mailbox" in [c.name for c in db.get_columns("spool")]
+    assert Contact.get(Contact.email == "kept@example.org")
     db.close()

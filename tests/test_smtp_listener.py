@@ -212,14 +212,16 @@ def small_disk(tmp_path: Path):
 
 
 def fill(path: Path) -> Path:
+    """Write until the filesystem is full."""
     filler = path / "filler"
-    with open(filler, "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-        except OSError:
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while os.write(fd, b"\0" * 4096):
             pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
     return filler
 
 

@@ -1,0 +1,314 @@
+"""IMAP intake: one thread per configured mailbox, IDLE when offered, polling otherwise.
+
+Each round fetches the messages whose UID is above the checkpoint with
+BODY.PEEK[] (so nothing is marked read by the fetch), spools them together
+with the new checkpoint in one commit, and only then moves them to the
+processed folder (or flags them). A crash in between is mended on the next
+connection: messages at or below the checkpoint still in the folder are
+moved then. A server that is down, refuses the login or drops the
+connection is retried with exponential backoff, and logged once per change
+of state, never in a tight loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from contextlib import suppress
+
+from imapclient import DELETED, SEEN, IMAPClient, SocketTimeout
+from imapclient.exceptions import IMAPClientError, LoginError
+
+from daemon.config import ImapMailboxConfig, read_secret
+from storage.db import StorageError
+from storage.imap_state import load_checkpoint, spool_fetched
+from storage.sql import Sql
+
+log = logging.getLogger("tierdesk.imap")
+
+FETCH_BATCH = 25
+IDLE_CHECK_SECONDS = 1.0
+MAX_BACKOFF_SECONDS = 300.0
+NETWORK_ERRORS = (OSError, IMAPClientError, ssl.SSLError, EOFError)
+
+
+class ConnectionDropped(Exception):
+    """The server ended the session (BYE, or a dead socket during IDLE)."""
+
+
+def connect(
+    config: ImapMailboxConfig, environ: dict[str, str] | None = None
+) -> IMAPClient:
+    """A logged-in client for a mailbox; raises LoginError or a network error."""
+    context = ssl.create_default_context()
+    if not config.verify_tls:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    client = IMAPClient(
+        config.host,
+        port=config.effective_port,
+        ssl=config.security == "tls",
+        ssl_context=context,
+        timeout=SocketTimeout(connect=min(15.0, config.timeout), read=config.timeout),
+    )
+    try:
+        if config.security == "starttls":
+            client.starttls(context)
+        password = read_secret(
+            config.password,
+            config.password_file,
+            config.password_env,
+            dict(os.environ) if environ is None else environ,
+        )
+        client.login(config.username, password or "")
+    except BaseException:
+        _close(client)
+        raise
+    return client
+
+
+def _close(client: IMAPClient) -> None:
+    """Log out politely; a dead connection is just shut."""
+    try:
+        client.logout()
+    except Exception:  # noqa: BLE001 - the connection may be dead already
+        with suppress(Exception):
+            client.shutdown()
+
+
+class MailboxPoller:
+    """Takes mail from one IMAP mailbox into the spool, in a thread of its own."""
+
+    def __init__(
+        self, config: ImapMailboxConfig, sql: Sql, on_spooled: Callable[[], None]
+    ) -> None:
+        self.config = config
+        self.sql = sql
+        self.on_spooled = on_spooled
+        self.state = "starting"
+        self.failures = 0
+        self.rounds = 0
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"tierdesk-imap-{config.name}", daemon=True
+        )
+
+    @property
+    def label(self) -> str:
+        """How logs name this mailbox."""
+        c = self.config
+        return (
+            f"mailbox {c.name!r} ({c.username}@{c.host}:{c.effective_port}/{c.folder})"
+        )
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Look for new mail now (the scheduler calls this in polling mode)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Leave IDLE, log out and end the thread."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def _set_state(
+        self, state: str, message: str, level: int = logging.WARNING
+    ) -> None:
+        """Log a change of state once; repeats of the same state stay quiet."""
+        if state != self.state:
+            log.log(level, "%s: %s", self.label, message)
+        else:
+            log.debug("%s: %s", self.label, message)
+        self.state = state
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            self.sql.db.close()  # this thread's connection
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._session()
+            except LoginError as exc:
+                self._set_state(
+                    "login-refused",
+                    f"login refused for {self.config.username}: {_text(exc)}",
+                    logging.ERROR,
+                )
+            except StorageError as exc:
+                self._set_state(
+                    "storage-error", f"cannot spool, will retry: {exc}", logging.ERROR
+                )
+            except (*NETWORK_ERRORS, ConnectionDropped) as exc:
+                self._set_state(
+                    "unreachable", f"connection failed or dropped: {_text(exc)}"
+                )
+            except Exception:
+                log.exception("%s: unexpected error", self.label)
+                self.state = "error"
+            if self._stop.is_set():
+                break
+            self.failures += 1
+            delay = min(MAX_BACKOFF_SECONDS, 2.0 ** min(self.failures, 9))
+            log.debug("%s: reconnecting in %.0fs", self.label, delay)
+            self._stop.wait(delay)
+
+    def _session(self) -> None:
+        client = connect(self.config)
+        try:
+            status = client.select_folder(self.config.folder)
+            uidvalidity = int(status[b"UIDVALIDITY"])
+            capabilities = set(client.capabilities())
+            checkpoint = load_checkpoint(self.sql, self.config.name)
+            last_uid = 0
+            if checkpoint is not None and checkpoint.uidvalidity == uidvalidity:
+                last_uid = checkpoint.last_uid
+            elif checkpoint is not None:
+                log.warning(
+                    "%s: UIDVALIDITY changed (%s -> %s); reading the folder again, "
+                    "mail already taken is recognised and not taken twice",
+                    self.label,
+                    checkpoint.uidvalidity,
+                    uidvalidity,
+                )
+            if self.config.after == "move" and not client.folder_exists(
+                self.config.processed_folder
+            ):
+                client.create_folder(self.config.processed_folder)
+            mode = "IDLE" if self.config.idle and b"IDLE" in capabilities else "polling"
+            self._set_state(
+                "connected", f"connected, watching with {mode}", logging.INFO
+            )
+            self.failures = 0
+            if last_uid:
+                self._tidy(client, capabilities, last_uid)
+            while not self._stop.is_set():
+                last_uid = self._fetch_new(client, capabilities, uidvalidity, last_uid)
+                self.rounds += 1
+                if mode == "IDLE":
+                    self._idle(client)
+                else:
+                    self._wait_for_poll(client)
+        finally:
+            _close(client)
+
+    def _fetch_new(
+        self,
+        client: IMAPClient,
+        capabilities: set[bytes],
+        uidvalidity: int,
+        last_uid: int,
+    ) -> int:
+        # `UID n:*` always includes the newest message, even when it is below n
+        uids = sorted(
+            uid for uid in client.search(["UID", f"{last_uid + 1}:*"]) if uid > last_uid
+        )
+        for first in range(0, len(uids), FETCH_BATCH):
+            batch = uids[first : first + FETCH_BATCH]
+            fetched = client.fetch(batch, ["BODY.PEEK[]"])
+            raws = [
+                fetched[uid][b"BODY[]"]
+                for uid in batch
+                if uid in fetched and b"BODY[]" in fetched[uid]
+            ]
+            spool_fetched(
+                self.sql,
+                self.config.name,
+                uidvalidity,
+                batch[-1],
+                raws,
+                self.config.host,
+            )
+            self.on_spooled()
+            self._dispose(client, capabilities, batch)
+            last_uid = batch[-1]
+            log.info(
+                "%s: took %d message(s), up to UID %d", self.label, len(raws), last_uid
+            )
+        return last_uid
+
+    def _dispose(
+        self, client: IMAPClient, capabilities: set[bytes], uids: list[int]
+    ) -> None:
+        """After the spool commit: move the messages away, or flag them."""
+        if self.config.after == "flag":
+            client.add_flags(uids, [SEEN])
+            return
+        if b"MOVE" in capabilities:
+            client.move(uids, self.config.processed_folder)
+            return
+        client.copy(uids, self.config.processed_folder)
+        client.add_flags(uids, [DELETED])
+        if b"UIDPLUS" in capabilities:
+            client.uid_expunge(uids)
+        else:
+            client.expunge()
+
+    def _tidy(
+        self, client: IMAPClient, capabilities: set[bytes], last_uid: int
+    ) -> None:
+        """Move away messages spooled before a crash cut the session short."""
+        if self.config.after != "move":
+            return
+        leftover = [
+            uid for uid in client.search(["UID", f"1:{last_uid}"]) if uid <= last_uid
+        ]
+        if leftover:
+            log.info(
+                "%s: moving %d message(s) spooled before an interruption",
+                self.label,
+                len(leftover),
+            )
+            self._dispose(client, capabilities, leftover)
+
+    def _idle(self, client: IMAPClient) -> None:
+        """Wait in IDLE until new mail, a wake-up, stop, or time to renew IDLE."""
+        client.idle()
+        self._idle_wait(client)  # on a dead connection it raises, and IDLE is not ended
+        client.idle_done()
+
+    def _idle_wait(self, client: IMAPClient) -> None:
+        started = time.monotonic()
+        while (
+            not self._stop.is_set()
+            and time.monotonic() - started < self.config.idle_renew
+        ):
+            asked = time.monotonic()
+            responses = client.idle_check(timeout=IDLE_CHECK_SECONDS)
+            if any(r and r[0] == b"BYE" for r in responses):
+                raise ConnectionDropped("the server said BYE")
+            if not responses and time.monotonic() - asked < IDLE_CHECK_SECONDS / 2:
+                # a dead socket answers at once with nothing, forever (imapclient #565)
+                raise ConnectionDropped("the connection died during IDLE")
+            if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
+                return
+            if self._wake.is_set():
+                self._wake.clear()
+                return
+
+    def _wait_for_poll(self, client: IMAPClient) -> None:
+        """Without IDLE: wait for the scheduler's poll (or stop), keeping the session alive."""
+        deadline = time.monotonic() + max(self.config.poll_interval * 2, 30.0)
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            if self._wake.wait(IDLE_CHECK_SECONDS):
+                self._wake.clear()
+                break
+        client.noop()
+
+
+def _text(exc: BaseException) -> str:
+    text = str(exc)
+    if isinstance(exc, IMAPClientError) and text.startswith("b'"):
+        text = text[2:-1]
+    return text or type(exc).__name__
