@@ -11,6 +11,7 @@ from typing import Any
 
 from peewee import DatabaseError
 
+from daemon.checks import run_checks
 from daemon.config import Config, load_config
 from daemon.inject import EX_TEMPFAIL, inject, inputs
 from daemon.reports import (
@@ -41,7 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EX_USAGE
     try:
-        config = load_config(getattr(args, "config", None))
+        config = load_config(
+            getattr(args, "config", None),
+            require_secrets=getattr(args, "needs_secrets", False),
+        )
     except SourceError as exc:
         print(f"tierdesk: invalid configuration:\n{exc}", file=sys.stderr)
         return EX_CONFIG
@@ -79,7 +83,10 @@ def _parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         return p
 
-    command("run", _run, "run the daemon (SMTP listener, pipeline, sender)")
+    p = command(
+        "run", _run, "run the daemon (SMTP listener, IMAP pollers, pipeline, sender)"
+    )
+    p.set_defaults(needs_secrets=True)
 
     p = command(
         "inject",
@@ -102,9 +109,9 @@ def _parser() -> argparse.ArgumentParser:
     p = command(
         "check-config",
         _check_config,
-        "validate the config, open storage, compile templates",
+        "validate the config; try storage, templates, each IMAP login and the relay",
     )
-    p.set_defaults(create_if_empty=False)
+    p.set_defaults(create_if_empty=False, needs_secrets=True)
 
     tickets = sub.add_parser("tickets", help="list and show tickets").add_subparsers(
         title="tickets commands"
@@ -201,15 +208,10 @@ def _inject(args: argparse.Namespace, runtime: Runtime) -> int:
 
 
 def _check_config(args: argparse.Namespace, runtime: Runtime) -> int:
-    config = runtime.config
-    print(f"config: {config.source}: ok")
-    print(f"storage: {config.storage_url}: ok")
-    for problem in runtime.templates.problems:
-        print(f"templates: {problem}")
-    print(
-        f"templates: {'ok' if not runtime.templates.problems else 'built-ins used where broken'}"
-    )
-    return 0 if not runtime.templates.problems else 1
+    checks = run_checks(runtime)
+    for check in checks:
+        print(check)
+    return 0 if all(check.ok for check in checks) else 1
 
 
 def _emit(args: argparse.Namespace, data: Any, text: Callable[[Any], str]) -> None:

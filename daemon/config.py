@@ -254,9 +254,15 @@ def default_config() -> Config:
 
 
 def load_config(
-    path: Path | str | None = None, environ: dict[str, str] | None = None
+    path: Path | str | None = None,
+    environ: dict[str, str] | None = None,
+    require_secrets: bool = True,
 ) -> Config:
-    """Load the config file named by `path`, $TIERDESK_CONFIG, or the embedded default."""
+    """Load the config file named by `path`, $TIERDESK_CONFIG, or the embedded default.
+
+    With `require_secrets`, every password file and variable must exist too
+    (the daemon needs them; `tierdesk tickets list` does not).
+    """
     environ = dict(os.environ) if environ is None else environ
     chosen = path or environ.get(CONFIG_ENV)
     if not chosen:
@@ -266,97 +272,70 @@ def load_config(
     config = bind(Config, node, problems)
     if config is not None:
         config = _resolve_paths(config, Path(chosen).parent, str(chosen))
-        problems.extend(_check(config, str(chosen), environ))
+        problems.extend(_check(config, str(chosen)))
+        if require_secrets:
+            problems.extend(secret_problems(config, environ))
     if problems or config is None:
         raise SourceError(problems)
     return config
 
 
-def _check(config: Config, path: str, environ: dict[str, str]) -> list[Problem]:
-    problems = []
-    for address in config.support.addresses:
-        if "@" not in address or " " in address.strip():
-            problems.append(
-                Problem(
-                    path, None, f"support address {address!r} is not an email address"
-                )
-            )
-    if not config.support.addresses:
-        problems.append(
-            Problem(path, None, "support.addresses must name at least one address")
-        )
-    if config.support.default_language not in config.support.languages:
-        problems.append(
-            Problem(
-                path, None, "support.default_language must be one of support.languages"
-            )
-        )
+def _check(config: Config, path: str) -> list[Problem]:
+    support = config.support
+    messages = [
+        f"support address {a!r} is not an email address"
+        for a in support.addresses
+        if not _is_address(a)
+    ]
+    if not support.addresses:
+        messages.append("support.addresses must name at least one address")
+    if support.default_language not in support.languages:
+        messages.append("support.default_language must be one of support.languages")
     url = config.storage.url
     if url and not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
-        problems.append(
-            Problem(
-                path,
-                None,
-                f"storage.url {url!r}: use sqlite:///PATH or postgresql://...",
-            )
-        )
+        messages.append(f"storage.url {url!r}: use sqlite:///PATH or postgresql://...")
     names = [m.name for m in config.imap]
-    for name in {n for n in names if names.count(n) > 1}:
-        problems.append(
-            Problem(
-                path, None, f"imap: two mailboxes are named {name!r}; names must differ"
-            )
-        )
+    messages += [
+        f"imap: two mailboxes are named {n!r}; names must differ"
+        for n in sorted(set(names))
+        if names.count(n) > 1
+    ]
     for mailbox in config.imap:
-        problems.extend(
-            _secret_problems(
-                f"imap {mailbox.name!r}",
-                mailbox.password_file,
-                mailbox.password_env,
-                path,
-                environ,
-            )
-        )
         if (
             mailbox.password is None
             and mailbox.password_file is None
             and mailbox.password_env is None
         ):
+            messages.append(
+                f"imap {mailbox.name!r}: give password_file or password_env"
+            )
+    return [Problem(path, None, m) for m in messages]
+
+
+def _is_address(address: str) -> bool:
+    return "@" in address and " " not in address.strip()
+
+
+def secret_problems(config: Config, environ: dict[str, str]) -> list[Problem]:
+    """Password files that do not exist and variables that are not set."""
+    sources = [
+        ("outgoing", config.outgoing.password_file, config.outgoing.password_env)
+    ]
+    sources += [
+        (f"imap {m.name!r}", m.password_file, m.password_env) for m in config.imap
+    ]
+    problems = []
+    for what, file, env in sources:
+        if file is not None and not file.is_file():
             problems.append(
                 Problem(
-                    path,
-                    None,
-                    f"imap {mailbox.name!r}: give password_file or password_env",
+                    config.source, None, f"{what}: password_file {file} does not exist"
                 )
             )
-    out = config.outgoing
-    if out.password_file and not out.password_file.is_file():
-        problems.append(
-            Problem(
-                path,
-                None,
-                f"outgoing.password_file: {out.password_file} does not exist",
+        if env is not None and env not in environ:
+            problems.append(
+                Problem(config.source, None, f"{what}: password_env ${env} is not set")
             )
-        )
-    if out.password_env and out.password_env not in environ:
-        problems.append(
-            Problem(
-                path, None, f"outgoing.password_env: ${out.password_env} is not set"
-            )
-        )
-    return problems
-
-
-def _secret_problems(
-    what: str, file: Path | None, env: str | None, path: str, environ: dict[str, str]
-) -> list[Problem]:
-    problems = []
-    if file is not None and not file.is_file():
-        problems.append(
-            Problem(path, None, f"{what}: password_file {file} does not exist")
-        )
-    if env is not None and env not in environ:
-        problems.append(Problem(path, None, f"{what}: ${env} is not set"))
     return problems
 
 

@@ -104,6 +104,11 @@ class SmtpTransport(AbstractContextManager["SmtpTransport"]):
             raise DeliveryError(message, permanent=False, relay_down=True) from exc
         return smtp
 
+    def check(self) -> None:
+        """Connect (and log in) once, then quit; raises DeliveryError."""
+        with self:
+            self._smtp = self._connect()
+
     def deliver(self, item: OutboxRow) -> None:
         """Send one mail; raises DeliveryError."""
         if self._smtp is None:

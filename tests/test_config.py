@@ -116,7 +116,7 @@ def test_relative_paths_are_relative_to_the_config_file(tmp_path):
 def test_relay_password_from_a_missing_environment_variable_is_an_error(tmp_path):
     path = write(tmp_path, "outgoing:\n  transport: smtp\n  password_env: RELAY_PW\n")
 
-    with pytest.raises(SourceError, match=r"\$RELAY_PW is not set"):
+    with pytest.raises(SourceError, match=r"password_env \$RELAY_PW is not set"):
         load_config(path, environ={})
     assert (
         load_config(path, environ={"RELAY_PW": "s3cret"}).outgoing.password_env
@@ -127,7 +127,7 @@ def test_relay_password_from_a_missing_environment_variable_is_an_error(tmp_path
 def test_relay_password_file_must_exist(tmp_path):
     path = write(tmp_path, "outgoing:\n  password_file: secret.txt\n")
 
-    with pytest.raises(SourceError, match="secret.txt does not exist"):
+    with pytest.raises(SourceError, match="password_file .*secret.txt does not exist"):
         load_config(path, environ={})
     (tmp_path / "secret.txt").write_text("pw\n")
     assert (
@@ -149,3 +149,11 @@ def test_example_config_shipped_for_systemd_is_valid():
 
     assert config.support.addresses == ["support@acme.example"]
     assert config.outgoing.transport == "smtp"
+
+
+def test_commands_that_need_no_secrets_load_without_them(tmp_path):
+    path = write(tmp_path, "outgoing:\n  transport: smtp\n  password_env: RELAY_PW\n")
+
+    config = load_config(path, environ={}, require_secrets=False)
+
+    assert config.outgoing.password_env == "RELAY_PW"

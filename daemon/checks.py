@@ -1,0 +1,97 @@
+"""`tierdesk check-config`: each component of a configuration tried for real, one line each."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from imapclient.exceptions import LoginError
+
+from daemon.config import Config
+from daemon.imap_intake import NETWORK_ERRORS, connect
+from daemon.runtime import Runtime
+from daemon.sender import DeliveryError, SmtpTransport
+from storage.schema import current_version
+
+
+@dataclass(frozen=True)
+class Check:
+    """The verdict on one component."""
+
+    component: str
+    ok: bool
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.component}: {'ok' if self.ok else 'FAILED'}: {self.detail}"
+
+
+def run_checks(runtime: Runtime) -> list[Check]:
+    """Config, storage, templates, every IMAP login and the outgoing transport."""
+    config = runtime.config
+    checks = [
+        Check("config", True, config.source),
+        Check(
+            "storage",
+            True,
+            f"{config.storage_url} (schema version {current_version(runtime.db)})",
+        ),
+        _templates(runtime),
+    ]
+    checks += [_imap(config, mailbox) for mailbox in range(len(config.imap))]
+    checks.append(_outgoing(config))
+    return checks
+
+
+def _templates(runtime: Runtime) -> Check:
+    problems = runtime.templates.problems
+    if not problems:
+        return Check("templates", True, "all compile")
+    return Check(
+        "templates",
+        False,
+        "; ".join(problems) + " (the built-in ones are used instead)",
+    )
+
+
+def _imap(config: Config, index: int) -> Check:
+    mailbox = config.imap[index]
+    name = f"imap {mailbox.name!r} ({mailbox.username}@{mailbox.host}:{mailbox.effective_port})"
+    try:
+        client = connect(mailbox)
+    except LoginError as exc:
+        return Check(name, False, f"login refused: {exc}")
+    except NETWORK_ERRORS as exc:
+        return Check(name, False, f"cannot connect: {exc}")
+    try:
+        status = client.select_folder(mailbox.folder, readonly=True)
+        idle = "IDLE" if b"IDLE" in client.capabilities() else "no IDLE (polling)"
+        detail = f"{int(status[b'EXISTS'])} message(s) in {mailbox.folder}, {idle}"
+        return Check(name, True, detail)
+    except NETWORK_ERRORS as exc:
+        return Check(name, False, f"folder {mailbox.folder!r}: {exc}")
+    finally:
+        client.logout()
+
+
+def _outgoing(config: Config) -> Check:
+    out = config.outgoing
+    if out.transport == "maildir":
+        path = config.outgoing_maildir
+        parent = next((p for p in [path, *path.parents] if p.exists()), path)
+        writable = os.access(parent, os.W_OK)
+        return Check(
+            "outgoing",
+            writable,
+            f"Maildir {path}" + ("" if writable else " is not writable"),
+        )
+    name = f"relay {out.host}:{out.port} ({out.security})"
+    try:
+        SmtpTransport(out).check()
+    except DeliveryError as exc:
+        return Check(name, False, str(exc))
+    return Check(
+        name,
+        True,
+        "connected" + (f" and logged in as {out.username}" if out.username else ""),
+    )
