@@ -24,11 +24,11 @@ from daemon.config import Config, load_config
 from daemon.imap_intake import MailboxPoller
 from daemon.runtime import Runtime
 from daemon.smtp_intake import IntakeHandler, IntakeLMTP, IntakeSMTP
+from daemon.spool_writer import SpoolWriter
 from daemon.systemd import sd_notify
 from daemon.templating import Templates
 from daemon.workers import Worker
 from rules.yamlsource import SourceError
-from storage import spool
 
 log = logging.getLogger("tierdesk")
 
@@ -48,9 +48,10 @@ class Daemon:
             "sender", runtime.sender.deliver_due, 15.0, close_connection
         )
         self.pipeline = Worker("pipeline", self._pipeline_step, 5.0, close_connection)
+        self.spool_writer = SpoolWriter(runtime.sql)
         self.handler = IntakeHandler(
             self._own_addresses(runtime.config),
-            spool_one=lambda arrival: spool.spool(runtime.sql, [arrival])[0],
+            spool_arrival=self.spool_writer.submit,
             on_spooled=self.pipeline.wake,
             source=runtime.config.smtp.mode,
         )
@@ -79,6 +80,7 @@ class Daemon:
     async def start(self) -> None:
         """Open the listener, start workers, pollers and the scheduler."""
         config = self.runtime.config
+        self.spool_writer.start()
         if config.smtp.enabled:
             loop = asyncio.get_running_loop()
             self.server = await loop.create_server(
@@ -191,6 +193,7 @@ class Daemon:
         if self.server is not None:
             self.server.close()
             await _drain_sessions(self.handler, self.sessions)
+        await asyncio.to_thread(self.spool_writer.stop)
         self.scheduler.shutdown(wait=False)
         await asyncio.to_thread(self._stop_pollers)
         await asyncio.to_thread(self.pipeline.stop)

@@ -1,15 +1,14 @@
 """The SMTP/LMTP listener's handler: refuse strangers at RCPT, spool at DATA, then answer.
 
-`handle_DATA` only spools and commits (in a worker thread) before it says
-250; everything else happens in the pipeline afterwards. Any failure is a
+`handle_DATA` only spools and commits (through the group-committing
+SpoolWriter) before it says 250; everything else happens in the pipeline afterwards. Any failure is a
 451, never aiosmtpd's default 500 that bounces the mail and leaks the error.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, AnyStr
 
 from aiosmtpd.lmtp import LMTP
@@ -30,12 +29,12 @@ class IntakeHandler:
     def __init__(
         self,
         own_addresses: frozenset[str],
-        spool_one: Callable[[Arrival], int],
+        spool_arrival: Callable[[Arrival], Awaitable[int]],
         on_spooled: Callable[[], None],
         source: str = "smtp",
     ) -> None:
         self.own_addresses = own_addresses
-        self.spool_one = spool_one
+        self.spool_arrival = spool_arrival
         self.on_spooled = on_spooled
         self.source = source
         self.in_flight = 0
@@ -68,7 +67,7 @@ class IntakeHandler:
         )
         self.in_flight += 1
         try:
-            spool_id = await asyncio.to_thread(self.spool_one, arrival)
+            spool_id = await self.spool_arrival(arrival)
         except StorageError as exc:
             log.error("cannot spool a message from %s: %s", arrival.peer, exc)
             return self._per_recipient(envelope, TEMPFAIL)

@@ -194,3 +194,25 @@ def test_smtp_session_blocks_nothing_while_another_is_open(tmp_path, db_url):
         wait_until(lambda: len(tickets(d)) == 1, message="the ticket")
     finally:
         d.stop()
+
+
+def test_systemd_hears_ready_watchdog_and_stopping(tmp_path, db_url):
+    path = str(tmp_path / "notify.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(path)
+    listener.settimeout(30)
+    d = DaemonProcess(tmp_path, db_url)
+    try:
+        d.start(wait=False, env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"})
+        heard = [listener.recv(4096).decode() for _ in range(3)]
+        assert heard[0].startswith("READY=1")
+        with socket.create_connection(("127.0.0.1", d.port), timeout=5):
+            pass  # READY came after the listener was bound
+        assert "WATCHDOG=1" in heard[1:]
+        d.proc.send_signal(signal.SIGTERM)
+        while not (message := listener.recv(4096).decode()).startswith("STOPPING=1"):
+            assert message == "WATCHDOG=1"
+        assert d.proc.wait(30) == 0
+    finally:
+        d.stop()
+        listener.close()

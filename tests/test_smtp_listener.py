@@ -247,8 +247,11 @@ def test_full_disk_answers_451_and_recovers_when_space_returns(tmp_path, small_d
 def test_unexpected_handler_error_is_a_451_that_leaks_nothing():
     from daemon.smtp_intake import IntakeHandler
 
+    async def spool_arrival(arrival):
+        return 1
+
     handler = IntakeHandler(
-        frozenset({"support@example.com"}), lambda a: 1, lambda: None
+        frozenset({"support@example.com"}), spool_arrival, lambda: None
     )
 
     reply = asyncio.run(handler.handle_exception(RuntimeError("db password=secret")))
