@@ -99,6 +99,21 @@ class SmtpListenConfig:
     timeout: Duration = field(
         **_help("idle timeout of a session"), default=Duration(300)
     )
+    unix_socket: Path | None = field(
+        **_help(
+            "also listen on this Unix socket (mode 0660), e.g. for Postfix lmtp:unix:"
+        ),
+        default=None,
+    )
+    tls_cert: Path | None = field(
+        **_help("certificate (PEM chain) for STARTTLS"), default=None
+    )
+    tls_key: Path | None = field(
+        **_help("private key (PEM) for STARTTLS"), default=None
+    )
+    require_starttls: bool = field(
+        **_help("refuse mail before STARTTLS"), default=False
+    )
 
 
 @dataclass(frozen=True)
@@ -294,6 +309,16 @@ def _check(config: Config, path: str) -> list[Problem]:
     url = config.storage.url
     if url and not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
         messages.append(f"storage.url {url!r}: use sqlite:///PATH or postgresql://...")
+    smtp = config.smtp
+    if (smtp.tls_cert is None) != (smtp.tls_key is None):
+        messages.append("smtp: give both tls_cert and tls_key, or neither")
+    messages += [
+        f"smtp: {p} does not exist"
+        for p in (smtp.tls_cert, smtp.tls_key)
+        if p and not p.is_file()
+    ]
+    if smtp.require_starttls and smtp.tls_cert is None:
+        messages.append("smtp.require_starttls needs tls_cert and tls_key")
     names = [m.name for m in config.imap]
     messages += [
         f"imap: two mailboxes are named {n!r}; names must differ"
@@ -363,6 +388,12 @@ def _resolve_paths(config: Config, base: Path, source: str) -> Config:
             password_file=fix(config.outgoing.password_file),
         ),
         imap=[replace(m, password_file=fix(m.password_file)) for m in config.imap],
+        smtp=replace(
+            config.smtp,
+            unix_socket=fix(config.smtp.unix_socket),
+            tls_cert=fix(config.smtp.tls_cert),
+            tls_key=fix(config.smtp.tls_key),
+        ),
     )
     object.__setattr__(config, "source", source)
     return config

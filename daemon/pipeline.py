@@ -55,6 +55,7 @@ class Parsed:
     classification: Classification
     subject: SubjectInfo
     recipients: list[str]
+    mailbox: str
 
 
 @dataclass
@@ -124,7 +125,7 @@ class Pipeline:
             mail, row.mail_from, self.own_addresses, self.instance_id
         )
         subject = parse_subject(mail.subject, self.config.support.subject_tag)
-        return Parsed(row.id, mail, classification, subject, row.rcpt_tos)
+        return Parsed(row.id, mail, classification, subject, row.rcpt_tos, row.mailbox)
 
     def _apply_group(self, group: list[Parsed]) -> dict[int, Outcome | None]:
         """Stages 3-5 for several messages in one transaction (one durable commit)."""
@@ -161,11 +162,13 @@ class Pipeline:
                     mail.references,
                 )
                 support = self.config.support
+                queues = {m.name: m.queue for m in self.config.imap}
                 decision = route(
                     mail,
                     parsed.classification,
                     tuple(support.languages),
                     support.default_language,
+                    queues.get(parsed.mailbox),
                 )
                 incoming = Incoming(
                     mail,

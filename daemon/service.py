@@ -14,13 +14,16 @@ import asyncio
 import logging
 import os
 import signal
+import ssl
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 from aiosmtpd.smtp import SMTP
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from daemon.config import Config, load_config
+from daemon.config import Config, SmtpListenConfig, load_config
 from daemon.imap_intake import MailboxPoller
 from daemon.runtime import Runtime
 from daemon.smtp_intake import IntakeHandler, IntakeLMTP, IntakeSMTP
@@ -57,6 +60,8 @@ class Daemon:
         )
         self.sessions: set[SMTP] = set()
         self.server: asyncio.AbstractServer | None = None
+        self.unix_server: asyncio.AbstractServer | None = None
+        self.tls_context = _tls_context(runtime.config.smtp)
         self.pollers: dict[str, MailboxPoller] = {}
         self.scheduler = AsyncIOScheduler(
             timezone="UTC",
@@ -90,6 +95,11 @@ class Daemon:
                 f"{s.getsockname()[0]}:{s.getsockname()[1]}"
                 for s in self.server.sockets
             )
+            if config.smtp.unix_socket is not None:
+                self.unix_server = await _unix_server(
+                    self._session, config.smtp.unix_socket
+                )
+                bound += f", {config.smtp.unix_socket}"
             log.info(
                 "%s listener on %s for %s",
                 config.smtp.mode.upper(),
@@ -125,6 +135,8 @@ class Daemon:
             data_size_limit=int(config.smtp.max_message_size),
             enable_SMTPUTF8=True,
             timeout=config.smtp.timeout,
+            tls_context=self.tls_context,
+            require_starttls=config.smtp.require_starttls,
         )
 
     def _start_pollers(self, config: Config) -> None:
@@ -190,8 +202,10 @@ class Daemon:
 
     async def stop(self) -> None:
         """Drain and stop everything, in the order that loses nothing."""
-        if self.server is not None:
-            self.server.close()
+        for server in (self.server, self.unix_server):
+            if server is not None:
+                server.close()
+        if self.server is not None or self.unix_server is not None:
             await _drain_sessions(self.handler, self.sessions)
         await asyncio.to_thread(self.spool_writer.stop)
         self.scheduler.shutdown(wait=False)
@@ -220,6 +234,28 @@ async def serve(runtime: Runtime) -> int:
     runtime.close()
     log.info("stopped")
     return 0
+
+
+def _tls_context(config: SmtpListenConfig) -> ssl.SSLContext | None:
+    """The server context for STARTTLS, when a certificate is configured."""
+    if config.tls_cert is None or config.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(config.tls_cert, config.tls_key)
+    return context
+
+
+async def _unix_server(
+    factory: Callable[[], SMTP], path: Path
+) -> asyncio.AbstractServer:
+    """Listen on a Unix socket (replacing a stale one), group-writable for the MTA."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    server = await asyncio.get_running_loop().create_unix_server(
+        factory, path=str(path)
+    )
+    path.chmod(0o660)
+    return server
 
 
 async def _watchdog() -> None:

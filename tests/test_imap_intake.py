@@ -96,6 +96,28 @@ def test_idle_picks_up_new_mail_and_moves_it_to_processed(server, pollers, runti
     assert (item.source, item.mailbox) == ("imap", "support")
 
 
+def test_tickets_from_a_mailbox_start_in_its_queue(server, pollers, runtime):
+    from dataclasses import replace
+
+    from daemon.config import ImapMailboxConfig as Mailbox
+
+    runtime.pipeline.config = replace(
+        runtime.config,
+        imap=[
+            Mailbox(
+                name="support", host="x", username="u", password="p", queue="billing"
+            )
+        ],
+    )
+    dovecot = server()
+    pollers(dovecot)
+    dovecot.append(USER, message("a"))
+
+    wait_until(lambda: spool_count() == 1, message="the message to be spooled")
+    runtime.pipeline.drain()
+    assert Ticket.get().queue == "billing"
+
+
 def test_without_idle_the_scheduler_poll_picks_up_mail(server, pollers):
     dovecot = server(capabilities_without=("IDLE",))
     poller = pollers(dovecot)

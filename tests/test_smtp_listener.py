@@ -7,6 +7,7 @@ import os
 import shutil
 import smtplib
 import socket
+import ssl
 import subprocess
 from pathlib import Path
 
@@ -258,3 +259,71 @@ def test_unexpected_handler_error_is_a_451_that_leaks_nothing():
 
     assert reply.startswith("451 4.3.0")
     assert "secret" not in reply
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    done = subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip("openssl cannot make a test certificate here")
+    return cert, key
+
+
+def test_starttls_is_offered_and_required_when_a_certificate_is_configured(
+    daemon, certificate
+):
+    cert, key = certificate
+    d = daemon(
+        smtp_yaml=f"  tls_cert: {cert}\n  tls_key: {key}\n  require_starttls: true\n"
+    )
+
+    with smtplib.SMTP("127.0.0.1", d.port) as plain:
+        assert plain.ehlo()[0] == 250 and plain.has_extn("starttls")
+        code, _ = plain.mail("alice@customer.example")
+        assert code == 530  # must issue STARTTLS first
+    with smtplib.SMTP("127.0.0.1", d.port) as smtp:
+        smtp.starttls(context=ssl._create_unverified_context())
+        smtp.sendmail("alice@customer.example", ["support@example.com"], REQUEST)
+
+    assert len(spooled(d)) == 1
+
+
+def test_lmtp_over_a_unix_socket(daemon, tmp_path):
+    path = tmp_path / "run" / "lmtp.sock"
+    d = daemon(mode="lmtp", smtp_yaml=f"  unix_socket: {path}\n")
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.connect(str(path))
+        reader = sock.makefile("rb")
+        reader.readline()
+        sock.sendall(
+            b"LHLO mta.example\r\nMAIL FROM:<alice@customer.example>\r\nRCPT TO:<support@example.com>\r\n"
+            b"DATA\r\n" + REQUEST.replace(b"\n", b"\r\n") + b".\r\nQUIT\r\n"
+        )
+        replies = [
+            line for line in reader.read().split(b"\r\n") if line and line[3:4] != b"-"
+        ]
+
+    assert [r[:3] for r in replies] == [b"250", b"250", b"250", b"354", b"250", b"221"]
+    assert oct(path.stat().st_mode & 0o777) == "0o660"
+    assert len(spooled(d)) == 1
