@@ -7,7 +7,10 @@ import asyncio
 import json
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from peewee import DatabaseError
 
@@ -24,10 +27,14 @@ from daemon.reports import (
     ticket_rows,
 )
 from daemon.runtime import Runtime, configure_logging, open_runtime
+from rules.explain import explain_message, format_explanation
+from rules.load import load_rules
 from rules.yamlsource import SourceError
 from storage import spool
+from storage.changes import change_field, change_status, record_first_response
 from storage.db import StorageError, open_database
 from storage.schema import SchemaError, upgrade
+from storage.tickets import ticket_by_number
 
 EX_USAGE = 64
 EX_NOTFOUND = 1
@@ -52,7 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(config.log_level)
     if not getattr(args, "needs_storage", True):
         return args.handler(args, config)
-    runtime = _open(config, create_if_empty=getattr(args, "create_if_empty", True))
+    runtime = _open(
+        config,
+        create_if_empty=getattr(args, "create_if_empty", True),
+        with_rules=getattr(args, "needs_rules", False),
+    )
     if isinstance(runtime, int):
         return runtime
     try:
@@ -86,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     p = command(
         "run", _run, "run the daemon (SMTP listener, IMAP pollers, pipeline, sender)"
     )
-    p.set_defaults(needs_secrets=True)
+    p.set_defaults(needs_secrets=True, needs_rules=True)
 
     p = command(
         "inject",
@@ -105,13 +116,41 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         help="envelope recipient (repeatable)",
     )
+    p.set_defaults(needs_rules=True)
+
+    rules = sub.add_parser(
+        "rules", help="check and try the routing rules"
+    ).add_subparsers(title="rules commands")
+    p = rules.add_parser(
+        "check", parents=[common], help="validate a rules file and run its examples"
+    )
+    p.add_argument(
+        "file", nargs="?", help="rules file (default: the one the config names)"
+    )
+    p.set_defaults(handler=_rules_check, needs_storage=False)
+    p = rules.add_parser(
+        "test", parents=[common], help="show which rules a message matches, and why"
+    )
+    p.add_argument("messages", nargs="+", help=".eml files")
+    p.add_argument("--rules", help="rules file (default: the one the config names)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--now", help="evaluate at this time (ISO 8601), for business-hours rules"
+    )
+    p.add_argument("--mailbox", default="", help="as if fetched from this IMAP mailbox")
+    p.add_argument(
+        "--known-customer",
+        action="store_true",
+        help="as if the sender had written before",
+    )
+    p.set_defaults(handler=_rules_test, needs_storage=False)
 
     p = command(
         "check-config",
         _check_config,
         "validate the config; try storage, templates, each IMAP login and the relay",
     )
-    p.set_defaults(create_if_empty=False, needs_secrets=True)
+    p.set_defaults(create_if_empty=False, needs_secrets=True, needs_rules=True)
 
     tickets = sub.add_parser("tickets", help="list and show tickets").add_subparsers(
         title="tickets commands"
@@ -127,6 +166,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("number", type=int)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_tickets_show)
+    p = tickets.add_parser(
+        "update", parents=[common], help="change a ticket (each change is an event)"
+    )
+    p.add_argument("number", type=int)
+    p.add_argument("--status", choices=["new", "open", "pending", "resolved", "closed"])
+    p.add_argument("--tier", type=int, choices=[1, 2, 3, 4])
+    p.add_argument("--queue")
+    p.add_argument("--priority", choices=["low", "normal", "high", "urgent"])
+    p.add_argument("--assign", help="agent name ('' to unassign)")
+    p.add_argument(
+        "--responded",
+        action="store_true",
+        help="record the first response (stops that SLA clock)",
+    )
+    p.add_argument(
+        "--by", default="admin", help="who made the change, for the timeline"
+    )
+    p.set_defaults(handler=_tickets_update, needs_rules=True)
 
     box = sub.add_parser("outbox", help="outgoing mail").add_subparsers(
         title="outbox commands"
@@ -165,9 +222,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _open(config: Config, create_if_empty: bool = True) -> Runtime | int:
+def _open(
+    config: Config, create_if_empty: bool = True, with_rules: bool = False
+) -> Runtime | int:
     try:
-        return open_runtime(config, create_if_empty=create_if_empty)
+        return open_runtime(
+            config, create_if_empty=create_if_empty, with_rules=with_rules
+        )
+    except SourceError as exc:
+        print(
+            f"tierdesk: the rules are not valid, nothing was started:\n{exc}",
+            file=sys.stderr,
+        )
+        return EX_CONFIG
     except SchemaError as exc:
         print(f"tierdesk: {exc}", file=sys.stderr)
         return EX_CONFIG
@@ -235,6 +302,48 @@ def _tickets_show(args: argparse.Namespace, runtime: Runtime) -> int:
     return 0
 
 
+def _tickets_update(args: argparse.Namespace, runtime: Runtime) -> int:
+    ticket = ticket_by_number(runtime.sql, args.number)
+    if ticket is None:
+        print(f"tierdesk: no ticket {args.number}", file=sys.stderr)
+        return EX_NOTFOUND
+    rules = runtime.pipeline.rules
+    if args.queue is not None and args.queue not in rules.queues:
+        print(
+            f"tierdesk: unknown queue {args.queue!r}; known: {', '.join(sorted(rules.queues))}",
+            file=sys.stderr,
+        )
+        return EX_USAGE
+    if args.assign and args.assign not in rules.agents:
+        print(
+            f"tierdesk: unknown agent {args.assign!r}; known: {', '.join(sorted(rules.agents))}",
+            file=sys.stderr,
+        )
+        return EX_USAGE
+    actor = f"admin:{args.by}"
+    now = datetime.now(UTC)
+    changed = []
+    with runtime.db.atomic():
+        fields = {"tier": args.tier, "queue": args.queue, "priority": args.priority}
+        if args.assign is not None:
+            fields["assignee"] = args.assign or None
+        for field, value in fields.items():
+            wanted = value is not None or field == "assignee"
+            if wanted and change_field(runtime.sql, ticket.id, field, value, actor):
+                changed.append(f"{field} {value}")
+        if args.status and change_status(
+            runtime.sql, ticket.id, args.status, actor, rules.sla, now
+        ):
+            changed.append(f"status {args.status}")
+        if args.responded and record_first_response(runtime.sql, ticket.id, actor, now):
+            changed.append("first response recorded")
+    print(
+        f"ticket {args.number}: "
+        + (", ".join(changed) if changed else "nothing to change")
+    )
+    return 0
+
+
 def _outbox_list(args: argparse.Namespace, runtime: Runtime) -> int:
     columns = ["id", "ticket", "kind", "state", "attempts", "to", "last_error"]
     _emit(args, outbox_rows(args.state), lambda rows: format_rows(rows, columns))
@@ -275,6 +384,67 @@ def _spool_show(args: argparse.Namespace, runtime: Runtime) -> int:
         print(f"tierdesk: no spool item {args.id}", file=sys.stderr)
         return EX_NOTFOUND
     sys.stdout.buffer.write(item.raw)
+    return 0
+
+
+def _rules_file(config: Config, given: str | None) -> str | None:
+    path = given or (str(config.rules) if config.rules else None)
+    if path is None:
+        print(
+            "tierdesk: no rules file given, and the config names none (built-in routing is in use)",
+            file=sys.stderr,
+        )
+    return path
+
+
+def _rules_check(args: argparse.Namespace, config: Config) -> int:
+    path = _rules_file(config, args.file)
+    if path is None:
+        return EX_USAGE
+    try:
+        ruleset = load_rules(path, tuple(config.support.languages))
+    except SourceError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(
+        f"{path}: ok: {len(ruleset.rules)} rule(s), {len(ruleset.agents)} agent(s), "
+        f"{len(ruleset.sla)} SLA polic(ies), {len(ruleset.examples)} example(s) passed"
+    )
+    return 0
+
+
+def _rules_test(args: argparse.Namespace, config: Config) -> int:
+    path = _rules_file(config, args.rules)
+    if path is None:
+        return EX_USAGE
+    try:
+        ruleset = load_rules(path, tuple(config.support.languages), run_tests=False)
+    except SourceError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=ZoneInfo(ruleset.timezone))
+    reports = []
+    for name in args.messages:
+        raw = Path(name).read_bytes()
+        reports.append(
+            explain_message(
+                ruleset,
+                raw,
+                name=name,
+                own_addresses=frozenset(a.lower() for a in config.support.addresses),
+                languages=tuple(config.support.languages),
+                default_language=config.support.default_language,
+                now=now,
+                mailbox=args.mailbox,
+                known_customer=args.known_customer,
+            )
+        )
+    if args.json:
+        print(json.dumps(reports, ensure_ascii=False, indent=2))
+    else:
+        print("\n\n".join(format_explanation(r) for r in reports))
     return 0
 
 

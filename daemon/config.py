@@ -242,6 +242,12 @@ class Config:
     outgoing: OutgoingConfig = field(default_factory=OutgoingConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     imap: list[ImapMailboxConfig] = field(default_factory=list)
+    rules: Path | None = field(
+        **_help(
+            "routing rules file (see rules/example-rules.yaml); default: built-in tier 1 routing"
+        ),
+        default=None,
+    )
     templates_dir: Path | None = field(
         **_help("directory whose templates override the built-in ones"), default=None
     )
@@ -382,6 +388,7 @@ def _resolve_paths(config: Config, base: Path, source: str) -> Config:
         storage=replace(config.storage, url=url),
         data_dir=fix(config.data_dir) or config.data_dir,
         templates_dir=fix(config.templates_dir),
+        rules=fix(config.rules),
         outgoing=replace(
             config.outgoing,
             maildir=fix(config.outgoing.maildir),

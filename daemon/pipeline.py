@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from peewee import (
     Database,
@@ -28,14 +29,18 @@ from daemon.templating import TemplateFailure
 from parsers.classify import classify
 from parsers.parsed import Classification, ParsedMail, SubjectInfo
 from parsers.subject import parse_subject
+from rules.decision import Decision
 from rules.guard import automatic_mail_refusal
-from rules.route import route
+from rules.model import RuleSet
+from rules.route import NOT_ROUTED, route
+from rules.sla import deadlines
 from storage import spool
 from storage.apply import CannotCompose, Incoming, Outcome, apply_incoming
+from storage.assign import is_known_contact, round_robin
 from storage.db import reset_connection
 from storage.outbox import OutgoingMail
 from storage.sql import Sql
-from storage.threads import find_thread
+from storage.threads import ThreadMatch, find_thread
 from storage.tickets import TicketFacts
 
 log = logging.getLogger("tierdesk.pipeline")
@@ -68,6 +73,7 @@ class Pipeline:
     composer: Composer
     instance_id: str
     parser: ParseRunner
+    rules: RuleSet
 
     @property
     def own_addresses(self) -> frozenset[str]:
@@ -161,15 +167,12 @@ class Pipeline:
                     mail.in_reply_to,
                     mail.references,
                 )
-                support = self.config.support
-                queues = {m.name: m.queue for m in self.config.imap}
-                decision = route(
-                    mail,
-                    parsed.classification,
-                    tuple(support.languages),
-                    support.default_language,
-                    queues.get(parsed.mailbox),
-                )
+                now = datetime.now(UTC)
+                decision = self._route(parsed, match, now)
+                if decision.action == "quarantine":
+                    reason = f"quarantined by rule {decision.matched_rules[-1]!r}"
+                    spool.quarantine(self.sql, parsed.spool_id, reason, mail.message_id)
+                    return Outcome("quarantined", None, mail.message_id, reason)
                 incoming = Incoming(
                     mail,
                     parsed.subject.title,
@@ -178,6 +181,8 @@ class Pipeline:
                     decision,
                     parsed.spool_id,
                     parsed.recipients,
+                    deadlines(self.rules, decision.sla, decision.priority, now),
+                    self.rules.sla,
                 )
                 outcome = apply_incoming(self.sql, incoming, _Acknowledger(self))
                 spool.mark_done(
@@ -196,6 +201,34 @@ class Pipeline:
             reason = f"pipeline error: {type(exc).__name__}: {exc}"
             spool.quarantine(self.sql, parsed.spool_id, reason, mail.message_id)
             return Outcome("quarantined", None, mail.message_id, reason)
+
+    def _route(self, parsed: Parsed, match: ThreadMatch, now: datetime) -> Decision:
+        """Stage 4: the rules, for a message that would open a ticket."""
+        if match.ticket is not None or not parsed.classification.may_open_ticket:
+            return NOT_ROUTED.decision
+        support = self.config.support
+        sender = parsed.mail.from_.key if parsed.mail.from_ else ""
+        rules = self.rules
+        decision = route(
+            rules,
+            parsed.mail,
+            parsed.classification,
+            recipients=tuple(parsed.recipients),
+            mailbox=parsed.mailbox,
+            origin_queue={m.name: m.queue for m in self.config.imap}.get(
+                parsed.mailbox
+            ),
+            known_customer=bool(sender) and is_known_contact(self.sql, sender),
+            languages=tuple(support.languages),
+            default_language=support.default_language,
+            now=now,
+        ).decision
+        if decision.assign_group and not decision.assignee:
+            members = rules.groups.get(decision.assign_group, ())
+            decision = replace(
+                decision, assignee=round_robin(self.sql, decision.assign_group, members)
+            )
+        return decision
 
     def _transient_failure(self, parsed: Parsed, exc: Exception) -> Outcome | None:
         reason = f"storage error: {type(exc).__name__}: {exc}"
@@ -272,9 +305,11 @@ class _Acknowledger:
         )
 
     def compose(
-        self, ticket: TicketFacts, mail: ParsedMail, language: str
+        self, ticket: TicketFacts, mail: ParsedMail, decision: Decision
     ) -> OutgoingMail:
         try:
-            return self.pipeline.composer.acknowledgement(ticket, mail, language)
+            return self.pipeline.composer.acknowledgement(
+                ticket, mail, decision.language, decision.template
+            )
         except TemplateFailure as exc:
             raise CannotCompose(str(exc)) from exc

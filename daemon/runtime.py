@@ -13,6 +13,8 @@ from daemon.parsing import ParseRunner
 from daemon.pipeline import Pipeline
 from daemon.sender import Sender
 from daemon.templating import Templates
+from rules.load import builtin_rules, load_rules
+from rules.model import RuleSet
 from storage.db import open_database
 from storage.schema import ensure_schema, instance_id
 from storage.sql import Sql
@@ -37,10 +39,13 @@ class Runtime:
         self.db.close()
 
 
-def open_runtime(config: Config, create_if_empty: bool = True) -> Runtime:
-    """Open storage (refusing an unknown schema), load templates, wire the stages.
+def open_runtime(
+    config: Config, create_if_empty: bool = True, with_rules: bool = True
+) -> Runtime:
+    """Open storage (refusing an unknown schema), load rules and templates, wire the stages.
 
-    Raises StorageError or SchemaError when the database is not usable.
+    Raises StorageError or SchemaError when the database is not usable, and
+    SourceError when the rules file is not valid.
     """
     db = open_database(config.storage_url)
     ensure_schema(db, create_if_empty=create_if_empty)
@@ -51,9 +56,24 @@ def open_runtime(config: Config, create_if_empty: bool = True) -> Runtime:
     composer = Composer(support, templates, instance_id(db))
     sql = Sql(db)
     parser = ParseRunner(config.pipeline.parse_workers, config.pipeline.parse_timeout)
-    pipeline = Pipeline(db, sql, config, composer, instance_id(db), parser)
+    pipeline = Pipeline(
+        db,
+        sql,
+        config,
+        composer,
+        instance_id(db),
+        parser,
+        load_configured_rules(config) if with_rules else builtin_rules(),
+    )
     sender = Sender(sql, config.outgoing, config.outgoing_maildir)
     return Runtime(config, db, sql, pipeline, sender, templates)
+
+
+def load_configured_rules(config: Config) -> RuleSet:
+    """The rules file the config names (raises SourceError), or the built-in routing."""
+    if config.rules is None:
+        return builtin_rules()
+    return load_rules(config.rules, tuple(config.support.languages))
 
 
 def configure_logging(level: str) -> None:

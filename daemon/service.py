@@ -25,7 +25,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from daemon.config import Config, SmtpListenConfig, load_config
 from daemon.imap_intake import MailboxPoller
-from daemon.runtime import Runtime
+from daemon.runtime import Runtime, load_configured_rules
+from daemon.sla_sweep import SlaSweeper
 from daemon.smtp_intake import IntakeHandler, IntakeLMTP, IntakeSMTP
 from daemon.spool_writer import SpoolWriter
 from daemon.systemd import sd_notify
@@ -63,6 +64,7 @@ class Daemon:
         self.unix_server: asyncio.AbstractServer | None = None
         self.tls_context = _tls_context(runtime.config.smtp)
         self.pollers: dict[str, MailboxPoller] = {}
+        self._watched = self._snapshot()
         self.scheduler = AsyncIOScheduler(
             timezone="UTC",
             job_defaults={
@@ -159,16 +161,21 @@ class Daemon:
         self.pollers.clear()
 
     def reload(self) -> None:
-        """SIGHUP: re-read the config file and templates; keep the old ones if invalid."""
+        """SIGHUP (or a changed file): re-read config, rules and templates, all or nothing.
+
+        An invalid config or rules file is refused with its errors logged; what
+        is running stays in force.
+        """
         current = self.runtime.config
-        if current.source == "(embedded default)":
-            log.info("reload: no config file; reloading templates only")
+        embedded = current.source == "(embedded default)"
         try:
-            config = load_config(
-                None if current.source == "(embedded default)" else current.source
-            )
+            config = load_config(None if embedded else current.source)
+            rules = load_configured_rules(config)
         except SourceError as exc:
-            log.error("reload refused, the running configuration stays:\n%s", exc)
+            log.error(
+                "reload refused, the running configuration and rules stay:\n%s", exc
+            )
+            self._watched = self._snapshot()
             return
         support = config.support
         templates = Templates(
@@ -191,6 +198,7 @@ class Daemon:
         runtime.config = kept
         runtime.templates = templates
         runtime.pipeline.config = kept
+        runtime.pipeline.rules = rules
         runtime.pipeline.composer.support = kept.support
         runtime.pipeline.composer.templates = templates
         runtime.sender.config = kept.outgoing
@@ -198,7 +206,46 @@ class Daemon:
         if kept.imap != current.imap:
             self._stop_pollers()
             self._start_pollers(kept)
-        log.info("reloaded %s", config.source)
+        self._watched = self._snapshot()
+        log.info(
+            "reloaded %s (rules: %s, %d rule(s))",
+            config.source,
+            rules.source,
+            len(rules.rules),
+        )
+
+    def _snapshot(self) -> dict[str, float]:
+        """Modification times of the config and rules files, to notice edits."""
+        paths = (
+            list(self.runtime.pipeline.rules.files) if self.runtime.config.rules else []
+        )
+        if self.runtime.config.source != "(embedded default)":
+            paths.append(self.runtime.config.source)
+        times = {}
+        for path in paths:
+            try:
+                times[path] = os.stat(path).st_mtime
+            except OSError:
+                times[path] = -1.0
+        return times
+
+    def _watch_files(self) -> None:
+        """Reload when the config or a rules file changed on disk."""
+        if self._snapshot() != self._watched:
+            log.info("a config or rules file changed on disk; reloading")
+            self.reload()
+
+    def _sla_sweep(self) -> None:
+        """The scheduler's SLA job (in a worker thread)."""
+        pipeline = self.runtime.pipeline
+        SlaSweeper(
+            self.runtime.sql,
+            pipeline.rules,
+            pipeline.composer,
+            self._own_addresses(self.runtime.config),
+            self.runtime.config.support.auto_replies_per_hour,
+        ).sweep()
+        self.sender.wake()
 
     async def stop(self) -> None:
         """Drain and stop everything, in the order that loses nothing."""

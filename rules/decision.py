@@ -14,6 +14,7 @@ class Decision:
     queue: str = "default"
     priority: str = "normal"
     assignee: str | None = None
+    assign_group: str | None = None
     tags: tuple[str, ...] = ()
     language: str = "en"
     template: str = "ack"

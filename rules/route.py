@@ -1,26 +1,47 @@
-"""The route stage: choose tier, queue, priority, language and template.
+"""The route stage: the rules decide tier, queue, priority, assignee, language, template, SLA.
 
-Until the YAML rules land every ticket goes to tier 1, in the queue of the
-IMAP mailbox it came from or `default`; the language comes from the message.
+Only a message that would open a ticket is routed; a reply joins its ticket
+as it is. The decision's round-robin group is turned into an agent by the
+caller, which has the database.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from parsers.language import detect_language
 from parsers.parsed import Classification, ParsedMail
 from rules.decision import Decision
+from rules.match import MatchInput, Routing, decide
+from rules.model import RuleSet
 
 
 def route(
+    ruleset: RuleSet,
     mail: ParsedMail,
     classification: Classification,
+    *,
+    recipients: tuple[str, ...],
+    mailbox: str,
+    origin_queue: str | None,
+    known_customer: bool,
     languages: tuple[str, ...],
     default_language: str,
-    origin_queue: str | None = None,
-) -> Decision:
-    """Decide how a new or updated ticket is handled.
-
-    `origin_queue` is the queue of the IMAP mailbox the message came from, if any.
-    """
+    now: datetime,
+) -> Routing:
+    """Run the rules for a message that would open a ticket."""
     language = detect_language(mail, supported=languages, default=default_language)
-    return Decision(language=language, queue=origin_queue or Decision.queue)
+    inp = MatchInput(
+        mail=mail,
+        classification=classification,
+        recipients=recipients,
+        mailbox=mailbox,
+        origin_queue=origin_queue,
+        known_customer=known_customer,
+        language=language,
+        now=now,
+    )
+    return decide(ruleset, inp)
+
+
+NOT_ROUTED = Routing(Decision(), ())

@@ -63,7 +63,7 @@ def bind(cls: type[T], node: Located, problems: list[Problem]) -> T | None:
             problems.append(value.problem(f"unknown key '{key}'{hint}"))
             continue
         converted = _convert(hints[name], value, key, problems)
-        if converted is not _INVALID:
+        if converted is not INVALID:
             values[name] = converted
     for name, field in fields.items():
         missing = field.default is dataclasses.MISSING
@@ -75,7 +75,7 @@ def bind(cls: type[T], node: Located, problems: list[Problem]) -> T | None:
     return cls(**values)
 
 
-_INVALID = object()
+INVALID = object()
 
 
 def _yaml_name(field_name: str) -> str:
@@ -101,33 +101,33 @@ def _convert(tp: Any, node: Located, key: str, problems: list[Problem]) -> Any:
         choices = ", ".join(repr(a) for a in args)
         hint = suggest(str(value), [str(a) for a in args])
         problems.append(node.problem(f"'{key}' must be one of {choices}{hint}"))
-        return _INVALID
+        return INVALID
     if origin is list:
         if not is_sequence(value):
             if isinstance(value, str) and args[0] is str:
                 return [value]
             problems.append(node.problem(f"'{key}' must be a list"))
-            return _INVALID
+            return INVALID
         out = [_convert(args[0], item, key, problems) for item in items(node)]
-        return _INVALID if _INVALID in out else out
+        return INVALID if INVALID in out else out
     if origin is dict:
         if not is_mapping(value):
             problems.append(node.problem(f"'{key}' must be a mapping"))
-            return _INVALID
+            return INVALID
         return {k: _convert(args[1], v, k, problems) for k, v in entries(node)}
     if dataclasses.is_dataclass(tp):
         result = bind(tp, node, problems)
-        return _INVALID if result is None else result
-    return _convert_scalar(tp, node, key, problems)
+        return INVALID if result is None else result
+    return convert_scalar(tp, node, key, problems)
 
 
-def _convert_scalar(tp: Any, node: Located, key: str, problems: list[Problem]) -> Any:
+def convert_scalar(tp: Any, node: Located, key: str, problems: list[Problem]) -> Any:
     value = node.value
     if tp is bool:
         if isinstance(value, bool):
             return value
         problems.append(node.problem(f"'{key}' must be true or false, not {value!r}"))
-        return _INVALID
+        return INVALID
     if tp is ByteSize:
         return _parse_unit(
             value, _SIZE, _SIZE_UNITS, ByteSize, node, key, problems, "25MB"
@@ -140,19 +140,19 @@ def _convert_scalar(tp: Any, node: Located, key: str, problems: list[Problem]) -
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         problems.append(node.problem(f"'{key}' must be a whole number, not {value!r}"))
-        return _INVALID
+        return INVALID
     if tp is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
         problems.append(node.problem(f"'{key}' must be a number, not {value!r}"))
-        return _INVALID
+        return INVALID
     if tp in (str, Path):
         if isinstance(value, str) and value.strip():
             return tp(value)
         if isinstance(value, int | float) and not isinstance(value, bool) and tp is str:
             return str(value)
         problems.append(node.problem(f"'{key}' must be a non-empty string"))
-        return _INVALID
+        return INVALID
     raise TypeError(f"yamlschema cannot bind type {tp!r}")
 
 
@@ -173,6 +173,6 @@ def _parse_unit(
         problems.append(
             node.problem(f"'{key}' must look like {example}, not {value!r}")
         )
-        return _INVALID
+        return INVALID
     unit = (match.group(2) or "").lower()[:1]
     return result(float(match.group(1)) * units[unit])

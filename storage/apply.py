@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from parsers.parsed import Classification, MailKind, ParsedMail
 from rules.decision import Decision
+from rules.model import SlaPolicy
+from rules.sla import NO_DEADLINES, Deadlines
 from storage import outbox
+from storage.changes import change_status
 from storage.clock import utcnow
 from storage.outbox import OutgoingMail
 from storage.sql import Sql
@@ -23,7 +26,6 @@ from storage.tickets import (
     contact_for,
     create_ticket,
     record_event,
-    set_status,
     store_incoming,
     store_outgoing,
     touch,
@@ -70,6 +72,8 @@ class Incoming:
     decision: Decision
     spool_id: int | None
     recipients: list[str]
+    deadlines: Deadlines = NO_DEADLINES
+    policies: dict[str, SlaPolicy] = field(default_factory=dict)
 
 
 class Acknowledger(Protocol):
@@ -81,7 +85,7 @@ class Acknowledger(Protocol):
         """Why no automatic mail may go to `address` now, or None."""
 
     def compose(
-        self, ticket: TicketFacts, mail: ParsedMail, language: str
+        self, ticket: TicketFacts, mail: ParsedMail, decision: Decision
     ) -> OutgoingMail:
         """The rendered acknowledgement; raises CannotCompose."""
 
@@ -125,17 +129,15 @@ def apply_incoming(sql: Sql, incoming: Incoming, acknowledger: Acknowledger) -> 
     created = ticket is None
     if ticket is None:
         ticket = create_ticket(
-            sql,
-            incoming.title,
-            sender,
-            tier=decision.tier,
-            queue=decision.queue,
-            priority=decision.priority,
-            language=decision.language,
-            assignee=decision.assignee,
+            sql, incoming.title, sender, decision, incoming.deadlines
         )
-        detail = f"from {sender.key}, tier {decision.tier}, queue {decision.queue}"
-        record_event(sql, ticket.id, actor, "created", detail=detail)
+        record_event(
+            sql,
+            ticket.id,
+            actor,
+            "created",
+            detail=_routing_summary(sender.key, decision),
+        )
     else:
         contact_for(sql, sender)
     message_kind = "customer" if kind.kind is MailKind.HUMAN else kind.kind.value
@@ -155,7 +157,15 @@ def apply_incoming(sql: Sql, incoming: Incoming, acknowledger: Acknowledger) -> 
             sql, ticket.id, actor, "message", detail=f"{message_kind} via {match.via}"
         )
         if not kind.is_automatic and ticket.status in REOPENING_STATUSES:
-            set_status(sql, ticket, "open", actor, detail="customer replied")
+            change_status(
+                sql,
+                ticket.id,
+                "open",
+                actor,
+                incoming.policies,
+                datetime.now(UTC),
+                "customer replied",
+            )
         else:
             touch(sql, ticket.id)
         return Outcome(
@@ -178,6 +188,23 @@ def apply_incoming(sql: Sql, incoming: Incoming, acknowledger: Acknowledger) -> 
     return Outcome("new_ticket", ticket.number, mail.message_id, "", ticket.id)
 
 
+def _routing_summary(sender: str, decision: Decision) -> str:
+    parts = [
+        f"from {sender}",
+        f"tier {decision.tier}",
+        f"queue {decision.queue}",
+        f"priority {decision.priority}",
+    ]
+    if decision.assignee:
+        parts.append(f"assigned to {decision.assignee}")
+    if decision.sla:
+        parts.append(f"sla {decision.sla}")
+    if decision.tags:
+        parts.append("tags " + " ".join(decision.tags))
+    rules = ", ".join(decision.matched_rules) or "none matched, the default applies"
+    return ", ".join(parts) + f"; rules: {rules}"
+
+
 def _acknowledge(
     sql: Sql, ticket: TicketFacts, incoming: Incoming, acknowledger: Acknowledger
 ) -> None:
@@ -188,7 +215,7 @@ def _acknowledge(
         record_event(sql, ticket.id, "system", "ack_skipped", detail=refusal)
         return
     try:
-        mail = acknowledger.compose(ticket, incoming.mail, incoming.decision.language)
+        mail = acknowledger.compose(ticket, incoming.mail, incoming.decision)
     except CannotCompose as exc:
         record_event(sql, ticket.id, "system", "ack_failed", detail=str(exc))
         return

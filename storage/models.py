@@ -12,6 +12,7 @@ from peewee import (
     BooleanField,
     CharField,
     DateTimeField,
+    FloatField,
     ForeignKeyField,
     IntegerField,
     Model,
@@ -71,6 +72,18 @@ class Ticket(BaseModel):
     assignee = CharField(max_length=64, null=True)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
+    tags = TextField(default="")
+    sla = CharField(max_length=64, null=True)
+    first_response_due_at = DateTimeField(null=True, index=True)
+    resolution_due_at = DateTimeField(null=True, index=True)
+    first_response_at = DateTimeField(null=True)
+    resolved_at = DateTimeField(null=True, index=True)
+    sla_warn_at = DateTimeField(null=True)
+    sla_warned_at = DateTimeField(null=True)
+    sla_paused_at = DateTimeField(null=True)
+    first_response_left = FloatField(null=True)
+    resolution_left = FloatField(null=True)
+    escalations = IntegerField(default=0)
 
 
 class SpoolItem(BaseModel):

@@ -11,7 +11,15 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 
-from peewee import Database, PostgresqlDatabase, TextField
+from peewee import (
+    CharField,
+    Database,
+    DateTimeField,
+    FloatField,
+    IntegerField,
+    PostgresqlDatabase,
+    TextField,
+)
 from playhouse.migrate import SchemaMigrator, migrate
 
 from storage.models import ALL_MODELS, Counter, ImapCheckpoint, MetaEntry
@@ -39,7 +47,35 @@ def _v2_imap(db: Database) -> None:
     db.create_tables([ImapCheckpoint], safe=True)
 
 
-MIGRATIONS: dict[int, Callable[[Database], None]] = {2: _v2_imap}
+def _v3_sla(db: Database) -> None:
+    """Routing results and SLA clocks on the ticket."""
+    migrator = SchemaMigrator.from_database(db)
+    migrate(
+        migrator.add_column("ticket", "tags", TextField(default="")),
+        migrator.add_column("ticket", "sla", CharField(max_length=64, null=True)),
+        *(
+            migrator.add_column("ticket", name, DateTimeField(null=True))
+            for name in SLA_TIMES
+        ),
+        migrator.add_column("ticket", "first_response_left", FloatField(null=True)),
+        migrator.add_column("ticket", "resolution_left", FloatField(null=True)),
+        migrator.add_column("ticket", "escalations", IntegerField(default=0)),
+        migrator.add_index("ticket", ("first_response_due_at",), False),
+        migrator.add_index("ticket", ("resolution_due_at",), False),
+        migrator.add_index("ticket", ("resolved_at",), False),
+    )
+
+
+SLA_TIMES = (
+    "first_response_due_at",
+    "resolution_due_at",
+    "first_response_at",
+    "resolved_at",
+    "sla_warn_at",
+    "sla_warned_at",
+    "sla_paused_at",
+)
+MIGRATIONS: dict[int, Callable[[Database], None]] = {2: _v2_imap, 3: _v3_sla}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

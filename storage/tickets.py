@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from parsers.parsed import Address, MailAttachment, ParsedMail
+from rules.decision import Decision
+from rules.sla import NO_DEADLINES, Deadlines
 from storage.clock import to_naive_utc, utcnow
 from storage.sql import Sql
 
-_TICKET_COLUMNS = (
+TICKET_COLUMNS = (
     "t.id, t.number, t.subject, t.status, t.tier, t.queue, t.priority, t.language,"
     " c.email, c.name, t.assignee FROM ticket t JOIN contact c ON c.id = t.requester_id"
 )
@@ -50,13 +52,13 @@ class TicketFacts:
 
 def ticket_by_number(sql: Sql, number: int) -> TicketFacts | None:
     """The ticket with this public number, or None."""
-    row = sql.one(f"SELECT {_TICKET_COLUMNS} WHERE t.number = ?", number)
+    row = sql.one(f"SELECT {TICKET_COLUMNS} WHERE t.number = ?", number)
     return TicketFacts(*row) if row else None
 
 
 def ticket_by_id(sql: Sql, ticket_id: int) -> TicketFacts | None:
     """The ticket with this row id, or None."""
-    row = sql.one(f"SELECT {_TICKET_COLUMNS} WHERE t.id = ?", ticket_id)
+    row = sql.one(f"SELECT {TICKET_COLUMNS} WHERE t.id = ?", ticket_id)
     return TicketFacts(*row) if row else None
 
 
@@ -86,14 +88,10 @@ def create_ticket(
     sql: Sql,
     subject: str,
     requester: Address,
-    *,
-    tier: int,
-    queue: str,
-    priority: str,
-    language: str,
-    assignee: str | None,
+    decision: Decision,
+    deadlines: Deadlines = NO_DEADLINES,
 ) -> TicketFacts:
-    """A new ticket with the next number, status `new`."""
+    """A new ticket with the next number, status `new`, as routing decided."""
     contact_id, name = contact_for(sql, requester)
     number = next_ticket_number(sql)
     now = utcnow()
@@ -102,27 +100,33 @@ def create_ticket(
         number=number,
         subject=subject,
         status="new",
-        tier=tier,
-        queue=queue,
-        priority=priority,
-        language=language,
+        tier=decision.tier,
+        queue=decision.queue,
+        priority=decision.priority,
+        language=decision.language,
         requester_id=contact_id,
-        assignee=assignee,
+        assignee=decision.assignee,
         created_at=now,
         updated_at=now,
+        tags=" ".join(decision.tags),
+        sla=decision.sla,
+        first_response_due_at=to_naive_utc(deadlines.first_response),
+        resolution_due_at=to_naive_utc(deadlines.resolution),
+        sla_warn_at=to_naive_utc(deadlines.warn),
+        escalations=0,
     )
     return TicketFacts(
         ticket_id,
         number,
         subject,
         "new",
-        tier,
-        queue,
-        priority,
-        language,
+        decision.tier,
+        decision.queue,
+        decision.priority,
+        decision.language,
         requester.key,
         name,
-        assignee,
+        decision.assignee,
     )
 
 
@@ -247,31 +251,6 @@ def record_event(
         new_value=str(new),
         detail=detail,
     )
-
-
-def set_status(
-    sql: Sql, ticket: TicketFacts, status: str, actor: str, detail: str = ""
-) -> TicketFacts:
-    """Change the status with an event; returns the updated facts."""
-    if ticket.status == status:
-        return ticket
-    record_event(
-        sql,
-        ticket.id,
-        actor,
-        "status",
-        field="status",
-        old=ticket.status,
-        new=status,
-        detail=detail,
-    )
-    sql.run(
-        "UPDATE ticket SET status = ?, updated_at = ? WHERE id = ?",
-        status,
-        utcnow(),
-        ticket.id,
-    )
-    return replace(ticket, status=status)
 
 
 def touch(sql: Sql, ticket_id: int) -> None:

@@ -102,11 +102,28 @@ def test_version_1_database_is_migrated_with_its_data(db_url):
     # make it look like a version 1 database: no IMAP checkpoint, no spool.mailbox
     db.execute_sql("DROP TABLE imap_checkpoint")
     db.execute_sql("ALTER TABLE spool DROP COLUMN mailbox")
+    for index in ("first_response_due_at", "resolution_due_at", "resolved_at"):
+        db.execute_sql(f"DROP INDEX ticket_{index}")
+    for column in (
+        "tags",
+        "sla",
+        "first_response_due_at",
+        "resolution_due_at",
+        "first_response_at",
+        "resolved_at",
+        "sla_warn_at",
+        "sla_warned_at",
+        "sla_paused_at",
+        "first_response_left",
+        "resolution_left",
+        "escalations",
+    ):
+        db.execute_sql(f"ALTER TABLE ticket DROP COLUMN {column}")
     MetaEntry.update(value="1").where(MetaEntry.key == "schema_version").execute()
     with pytest.raises(SchemaError, match="version 1"):
         ensure_schema(db)
 
-    assert upgrade(db) == [2]
+    assert upgrade(db) == [2, 3]
 
     ensure_schema(db)
     assert "mailbox" in [c.name for c in db.get_columns("spool")]

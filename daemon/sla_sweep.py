@@ -1,0 +1,226 @@
+"""The SLA sweep, run by the scheduler every half minute: escalate, warn, auto-close.
+
+Each ticket is handled in its own transaction, together with the mails it
+causes, so a crash mid-sweep repeats nothing and loses nothing. `now` is a
+parameter, so tests drive the clock instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from daemon.compose import Composer, Thread, is_deliverable_address
+from daemon.templating import TemplateFailure
+from parsers.parsed import Classification, MailKind
+from rules.guard import automatic_mail_refusal
+from rules.model import RuleSet
+from rules.sla import deadlines
+from storage import outbox
+from storage import sla as queries
+from storage.apply import queue_mail
+from storage.changes import change_field, change_status
+from storage.clock import utcnow
+from storage.outbox import OutgoingMail
+from storage.sql import Sql
+from storage.tickets import TicketFacts, record_event
+
+log = logging.getLogger("tierdesk.sla")
+HUMAN = Classification(MailKind.HUMAN)
+
+
+@dataclass
+class SweepReport:
+    """What one sweep did."""
+
+    escalated: list[int] = field(default_factory=list)
+    breached: list[int] = field(default_factory=list)
+    warned: list[int] = field(default_factory=list)
+    closed: list[int] = field(default_factory=list)
+
+
+class SlaSweeper:
+    """Acts on deadlines stored on tickets; holds no state of its own."""
+
+    def __init__(
+        self,
+        sql: Sql,
+        rules: RuleSet,
+        composer: Composer,
+        own_addresses: frozenset[str],
+        limit: int,
+    ) -> None:
+        self.sql = sql
+        self.rules = rules
+        self.composer = composer
+        self.own_addresses = own_addresses
+        self.auto_reply_limit = limit
+
+    def sweep(self, now: datetime | None = None) -> SweepReport:
+        """One pass over everything that is due at `now`."""
+        now = now or datetime.now(UTC)
+        report = SweepReport()
+        for ticket in self._each(queries.overdue_first_response, now):
+            self._escalate(ticket, now, report)
+        for ticket in self._each(queries.due_warnings, now):
+            self._warn(ticket, now, report)
+        if self.rules.auto_close_after:
+            before = now - timedelta(seconds=self.rules.auto_close_after)
+            for ticket in self._each(queries.quiet_resolved, before):
+                self._close(ticket, now, report)
+        if report.escalated or report.warned or report.closed or report.breached:
+            log.info(
+                "SLA sweep: escalated %s, warned %s, closed %s, breached at the ceiling %s",
+                report.escalated,
+                report.warned,
+                report.closed,
+                report.breached,
+            )
+        return report
+
+    def _each(
+        self, query: Callable[..., list[TicketFacts]], at: datetime
+    ) -> Iterator[TicketFacts]:
+        """Tickets from `query`, one transaction each (held while the caller works on it)."""
+        seen: set[int] = set()
+        while True:
+            with self.sql.db.atomic():
+                batch = [
+                    t
+                    for t in query(self.sql, at, limit=len(seen) + 1)
+                    if t.id not in seen
+                ]
+                if not batch:
+                    return
+                seen.add(batch[0].id)
+                yield batch[0]
+
+    def _escalate(
+        self, ticket: TicketFacts, now: datetime, report: SweepReport
+    ) -> None:
+        if ticket.tier >= self.rules.escalation_ceiling:
+            queries.restart_first_response(
+                self.sql, ticket.id, None, None, escalated=False
+            )
+            record_event(
+                self.sql,
+                ticket.id,
+                "sla",
+                "sla_breached",
+                detail=f"first response overdue at tier {ticket.tier}, the ceiling",
+            )
+            report.breached.append(ticket.number)
+            return
+        new_tier = ticket.tier + 1
+        change_field(
+            self.sql,
+            ticket.id,
+            "tier",
+            new_tier,
+            "sla",
+            detail="first response overdue",
+        )
+        sla = self.sql.scalar("SELECT sla FROM ticket WHERE id = ?", ticket.id)
+        again = deadlines(self.rules, sla, ticket.priority, now)
+        queries.restart_first_response(
+            self.sql, ticket.id, again.first_response, again.warn, escalated=True
+        )
+        escalated = TicketFacts(**{**ticket.__dict__, "tier": new_tier})
+        self._notify_agents(
+            escalated,
+            "escalation",
+            f"escalation/{new_tier}",
+            {"from_tier": ticket.tier},
+        )
+        report.escalated.append(ticket.number)
+
+    def _warn(self, ticket: TicketFacts, now: datetime, report: SweepReport) -> None:
+        queries.mark_warned(self.sql, ticket.id, now)
+        due = self.sql.scalar(
+            "SELECT first_response_due_at FROM ticket WHERE id = ?", ticket.id
+        )
+        self._notify_agents(
+            ticket,
+            "sla_warning",
+            f"warning/{ticket.tier}/{due}",
+            {"due": str(due)[:16] + " UTC"},
+        )
+        record_event(
+            self.sql,
+            ticket.id,
+            "sla",
+            "sla_warning",
+            detail=f"first response due {str(due)[:16]} UTC",
+        )
+        report.warned.append(ticket.number)
+
+    def _close(self, ticket: TicketFacts, now: datetime, report: SweepReport) -> None:
+        change_status(
+            self.sql,
+            ticket.id,
+            "closed",
+            "sla",
+            self.rules.sla,
+            now,
+            "resolved and quiet",
+        )
+        address = ticket.requester_email
+        sent = outbox.automatic_mails_since(
+            self.sql, address, utcnow() - timedelta(hours=1)
+        )
+        refusal = automatic_mail_refusal(
+            HUMAN,
+            address,
+            self.own_addresses,
+            is_deliverable_address(address),
+            sent,
+            self.auto_reply_limit,
+        )
+        if refusal:
+            record_event(
+                self.sql, ticket.id, "sla", "status_mail_skipped", detail=refusal
+            )
+        else:
+            self._queue(
+                ticket,
+                lambda: self.composer.customer_status(
+                    ticket, "closed", f"closed/{now:%Y%m%d%H%M}", self._thread(ticket)
+                ),
+            )
+        report.closed.append(ticket.number)
+
+    def _notify_agents(
+        self, ticket: TicketFacts, template: str, cause: str, extra: dict[str, object]
+    ) -> None:
+        agents = self.rules.agents_of_tier(ticket.tier)
+        if not agents:
+            record_event(
+                self.sql,
+                ticket.id,
+                "sla",
+                f"{template}_unsent",
+                detail=f"no agents on tier {ticket.tier}",
+            )
+            return
+        thread = self._thread(ticket)
+        for agent in agents:
+            self._queue(
+                ticket,
+                lambda a=agent: self.composer.agent_notice(
+                    ticket, a, template, cause, thread, extra
+                ),
+            )
+
+    def _thread(self, ticket: TicketFacts) -> Thread:
+        root = queries.thread_root(self.sql, ticket.id)
+        return Thread(root, (root,) if root else ())
+
+    def _queue(self, ticket: TicketFacts, compose: Callable[[], OutgoingMail]) -> None:
+        try:
+            mail = compose()
+        except TemplateFailure as exc:
+            record_event(self.sql, ticket.id, "sla", "mail_failed", detail=str(exc))
+            return
+        queue_mail(self.sql, ticket.id, mail)

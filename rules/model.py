@@ -1,0 +1,158 @@
+"""The rules file as plain data: agents, groups, VIPs, SLA policies, rules and examples.
+
+`rules.load` builds these from YAML (checking everything, with file:line in
+every error); `rules.match` evaluates them. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from rules.calendar import BusinessHours
+
+PRIORITIES = ("low", "normal", "high", "urgent")
+TIERS = (1, 2, 3, 4)
+
+
+@dataclass(frozen=True)
+class Agent:
+    """A person (or vendor) who answers tickets."""
+
+    name: str
+    address: str
+    display_name: str = ""
+    tier: int = 1
+
+
+@dataclass(frozen=True)
+class SlaPolicy:
+    """First-response and resolution targets per priority, in seconds of (business) time."""
+
+    name: str
+    first_response: dict[str, float]
+    resolution: dict[str, float]
+    hours: BusinessHours
+    warn_at: float | None = None
+
+
+@dataclass(frozen=True)
+class TextTest:
+    """How a subject, body or header value is tested."""
+
+    mode: Literal["contains", "equals", "regex", "present"]
+    value: str = ""
+    pattern: re.Pattern[str] | None = None
+
+    def check(self, text: str | None) -> bool:
+        """True when `text` passes."""
+        if self.mode == "present":
+            return text is not None
+        if text is None:
+            return False
+        if self.mode == "contains":
+            return self.value.casefold() in text.casefold()
+        if self.mode == "equals":
+            return self.value.casefold() == text.strip().casefold()
+        assert self.pattern is not None
+        return self.pattern.search(text) is not None
+
+    def describe(self, passed: bool = True) -> str:
+        """How an explanation says this test passed (or did not)."""
+        if self.mode == "present":
+            return "is present" if passed else "is absent"
+        if self.mode == "regex":
+            return f"{'matches' if passed else 'does not match'} /{self.value}/"
+        verb = {
+            "contains": ("contains", "does not contain"),
+            "equals": ("equals", "does not equal"),
+        }[self.mode]
+        return f"{verb[0] if passed else verb[1]} {self.value!r}"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One test of a message, or a combination (`all`, `any`, `not`) of others."""
+
+    kind: str
+    line: int | None
+    values: tuple[str, ...] = ()
+    text: TextTest | None = None
+    header: str = ""
+    flag: bool = True
+    days: frozenset[int] = frozenset()
+    hours: BusinessHours | None = None
+    children: tuple[Condition, ...] = ()
+
+
+@dataclass(frozen=True)
+class Actions:
+    """What a rule decides; None means 'not set by this rule'."""
+
+    tier: int | None = None
+    queue: str | None = None
+    priority: str | None = None
+    assign: str | None = None
+    assign_group: str | None = None
+    tags: tuple[str, ...] = ()
+    language: str | None = None
+    template: str | None = None
+    sla: str | None = None
+    no_ack: bool = False
+    drop: bool = False
+    quarantine: bool = False
+
+
+@dataclass(frozen=True)
+class Rule:
+    """`when` this matches, `then` these actions; `continue` lets later rules add more."""
+
+    name: str
+    line: int | None
+    when: Condition | None
+    then: Actions
+    keep_going: bool = False
+
+
+@dataclass(frozen=True)
+class Example:
+    """A small message in the rules file with the decision it must get."""
+
+    name: str
+    line: int | None
+    raw: bytes
+    envelope_sender: str | None
+    recipients: tuple[str, ...]
+    mailbox: str
+    known_customer: bool
+    expect: dict[str, object]
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Everything one rules file (and what it includes) defines."""
+
+    source: str
+    rules: tuple[Rule, ...] = ()
+    default: Actions = field(default_factory=Actions)
+    queues: frozenset[str] = frozenset({"default"})
+    agents: dict[str, Agent] = field(default_factory=dict)
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    tier_groups: dict[int, str] = field(default_factory=dict)
+    vip: tuple[str, ...] = ()
+    sla: dict[str, SlaPolicy] = field(default_factory=dict)
+    calendars: dict[str, BusinessHours] = field(default_factory=dict)
+    timezone: str = "UTC"
+    escalation_ceiling: int = 3
+    auto_close_after: float | None = None
+    examples: tuple[Example, ...] = ()
+    files: tuple[str, ...] = ()
+
+    def agents_of_tier(self, tier: int) -> list[Agent]:
+        """The agents who are told about tickets on `tier`."""
+        group = self.tier_groups.get(tier)
+        if group is not None:
+            return [self.agents[name] for name in self.groups.get(group, ())]
+        return [agent for agent in self.agents.values() if agent.tier == tier]
