@@ -63,11 +63,7 @@ def floor(messages: list[bytes], work: Path) -> float:
 
 
 def end_to_end(
-    messages: list[bytes],
-    work: Path,
-    profile: bool,
-    parse_workers: int,
-    intake_chunk: int,
+    messages: list[bytes], work: Path, args: argparse.Namespace, intake_chunk: int
 ) -> dict[str, float]:
     """Run intake and pipeline concurrently, as the daemon does; returns the figures.
 
@@ -80,7 +76,8 @@ def end_to_end(
         storage=StorageConfig(url=f"sqlite:///{work / 'data' / 'tierdesk.db'}"),
         support=SupportConfig(addresses=["support@example.com"], subject_tag="ACME"),
         outgoing=OutgoingConfig(maildir=work / "outgoing"),
-        pipeline=PipelineConfig(parse_workers=parse_workers),
+        pipeline=PipelineConfig(parse_workers=args.parse_workers),
+        rules=args.rules.resolve() if args.rules else None,
     )
     runtime = open_runtime(config)
     runtime.pipeline.parser.start()  # the daemon starts its parse workers at start-up too
@@ -99,7 +96,7 @@ def end_to_end(
             wake.set()
 
     latencies: list[float] = []
-    profiler = cProfile.Profile() if profile else None
+    profiler = cProfile.Profile() if args.profile else None
     start = time.perf_counter()
     producer = threading.Thread(target=intake)
     producer.start()
@@ -141,9 +138,7 @@ def one_size(args: argparse.Namespace, n: int, intake_chunk: int) -> dict[str, f
     messages = generate(n, args.seed)
     work = Path(tempfile.mkdtemp(prefix=f"tierdesk-bench-{n}-", dir=args.dir))
     try:
-        figures = end_to_end(
-            messages, work, args.profile, args.parse_workers, intake_chunk
-        )
+        figures = end_to_end(messages, work, args, intake_chunk)
         figures["floor_msgs_per_s"] = floor(messages, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -175,6 +170,11 @@ def main() -> int:
         help="parse worker processes (0: in-process)",
     )
     parser.add_argument(
+        "--rules",
+        type=Path,
+        help="route with this rules file (e.g. rules/example-rules.yaml)",
+    )
+    parser.add_argument(
         "--intake",
         choices=["smtp", "batch", "both"],
         default="both",
@@ -193,7 +193,8 @@ def main() -> int:
     }[args.intake]
     print(
         f"# storage: SQLite WAL synchronous=FULL under {args.dir} ({_fs_type(args.dir)}); "
-        f"parse workers: {args.parse_workers}; load average {os.getloadavg()[0]:.2f}"
+        f"parse workers: {args.parse_workers}; rules: {args.rules or 'built-in'}; "
+        f"load average {os.getloadavg()[0]:.2f}"
     )
     print(
         "#      N  intake  msgs/s  p50_ms  p99_ms  floor_msgs/s  floor/msgs  peak_rss_mb  tickets  corpus_mb"
@@ -211,6 +212,8 @@ def main() -> int:
                 str(args.seed),
             ]
             cmd += ["--dir", str(args.dir), "--parse-workers", str(args.parse_workers)]
+            if args.rules:
+                cmd += ["--rules", str(args.rules)]
             if args.profile:
                 cmd.append("--profile")
             out = subprocess.run(cmd, check=True, capture_output=True, text=True)

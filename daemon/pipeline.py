@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from peewee import (
@@ -74,6 +74,7 @@ class Pipeline:
     instance_id: str
     parser: ParseRunner
     rules: RuleSet
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     @property
     def own_addresses(self) -> frozenset[str]:
@@ -167,7 +168,7 @@ class Pipeline:
                     mail.in_reply_to,
                     mail.references,
                 )
-                now = datetime.now(UTC)
+                now = self.clock()
                 decision = self._route(parsed, match, now)
                 if decision.action == "quarantine":
                     reason = f"quarantined by rule {decision.matched_rules[-1]!r}"
@@ -183,6 +184,7 @@ class Pipeline:
                     parsed.recipients,
                     deadlines(self.rules, decision.sla, decision.priority, now),
                     self.rules.sla,
+                    now,
                 )
                 outcome = apply_incoming(self.sql, incoming, _Acknowledger(self))
                 spool.mark_done(

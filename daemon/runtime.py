@@ -82,3 +82,7 @@ def configure_logging(level: str) -> None:
         level=getattr(logging, level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # the scheduler narrates every job it adds; mail-parser warns about every
+    # part type it skips and every header it cannot decode (we keep those as defects)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("mailparser").setLevel(logging.ERROR)

@@ -115,6 +115,10 @@ class Daemon:
         self.scheduler.add_job(
             self.sender.wake, "interval", seconds=15, id="outbox_retry"
         )
+        self.scheduler.add_job(self._sla_sweep, "interval", seconds=30, id="sla_sweep")
+        self.scheduler.add_job(
+            self._watch_files, "interval", seconds=5, id="watch_files"
+        )
         self.scheduler.start()
         self.pipeline.start()
         self.sender.start()

@@ -214,6 +214,7 @@ def evaluate(
             language=detect_language(mail, supported=languages),
             now=now,
         ),
+        explain=True,
     )
     got = _observed(routing.decision)
     mismatches = tuple(

@@ -39,6 +39,7 @@ def explain_message(
         languages=languages,
         default_language=default_language,
         now=now,
+        explain=True,
     )
     decision = asdict(routing.decision)
     decision["tags"] = list(decision["tags"])

@@ -8,6 +8,8 @@ is refused too. The caller keeps its previous rules when loading fails.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
+import re
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -161,6 +163,7 @@ def _build(
         groups=groups,
         tier_groups=tier_groups,
         vip=tuple(v.lower() for v in vip),
+        vip_patterns=tuple(re.compile(fnmatch.translate(v.lower())) for v in vip),
         sla=sla,
         calendars=calendars,
         timezone=str(timezone),

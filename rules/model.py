@@ -44,17 +44,24 @@ class TextTest:
     mode: Literal["contains", "equals", "regex", "present"]
     value: str = ""
     pattern: re.Pattern[str] | None = None
+    folded: str = field(default="", init=False, compare=False)
 
-    def check(self, text: str | None) -> bool:
-        """True when `text` passes."""
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "folded", self.value.casefold())
+
+    def check(self, text: str | None, folded: str | None = None) -> bool:
+        """True when `text` passes; `folded` is text.casefold() if the caller has it."""
         if self.mode == "present":
             return text is not None
         if text is None:
             return False
         if self.mode == "contains":
-            return self.value.casefold() in text.casefold()
+            return self.folded in (folded if folded is not None else text.casefold())
         if self.mode == "equals":
-            return self.value.casefold() == text.strip().casefold()
+            return (
+                self.folded
+                == (folded if folded is not None else text.casefold()).strip()
+            )
         assert self.pattern is not None
         return self.pattern.search(text) is not None
 
@@ -78,6 +85,7 @@ class Condition:
     kind: str
     line: int | None
     values: tuple[str, ...] = ()
+    patterns: tuple[re.Pattern[str], ...] = ()
     text: TextTest | None = None
     header: str = ""
     flag: bool = True
@@ -142,6 +150,7 @@ class RuleSet:
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
     tier_groups: dict[int, str] = field(default_factory=dict)
     vip: tuple[str, ...] = ()
+    vip_patterns: tuple[re.Pattern[str], ...] = ()
     sla: dict[str, SlaPolicy] = field(default_factory=dict)
     calendars: dict[str, BusinessHours] = field(default_factory=dict)
     timezone: str = "UTC"

@@ -7,6 +7,7 @@ loads can always be evaluated.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,7 @@ TEXT_TESTS = ("subject", "body")
 FLAG_TESTS = ("has_attachment", "known_customer", "vip")
 OTHER_TESTS = ("header", "business_hours", "weekday", "time_between")
 COMBINATORS = ("all", "any", "not")
+GLOB_TESTS = ("sender", "sender_domain", "recipient", "attachment_type")
 CONDITION_KEYS = (
     ADDRESS_TESTS + LIST_TESTS + TEXT_TESTS + FLAG_TESTS + OTHER_TESTS + COMBINATORS
 )
@@ -182,7 +184,13 @@ def _parse_test(
                             f"'classification': {value!r} is not one of {', '.join(CLASSIFICATIONS)}"
                         )
                     )
-        return Condition(key, node.line, values=tuple(v.lower() for v in values))
+        lowered = tuple(v.lower() for v in values)
+        globs = (
+            tuple(re.compile(fnmatch.translate(v)) for v in lowered)
+            if key in GLOB_TESTS
+            else ()
+        )
+        return Condition(key, node.line, values=lowered, patterns=globs)
     if key in TEXT_TESTS:
         text = _text_test(node, key, problems, allow_present=False)
         return Condition(key, node.line, text=text) if text else None

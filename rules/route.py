@@ -28,6 +28,7 @@ def route(
     languages: tuple[str, ...],
     default_language: str,
     now: datetime,
+    explain: bool = False,
 ) -> Routing:
     """Run the rules for a message that would open a ticket."""
     language = detect_language(mail, supported=languages, default=default_language)
@@ -41,7 +42,7 @@ def route(
         language=language,
         now=now,
     )
-    return decide(ruleset, inp)
+    return decide(ruleset, inp, explain)
 
 
 NOT_ROUTED = Routing(Decision(), ())

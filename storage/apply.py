@@ -74,6 +74,7 @@ class Incoming:
     recipients: list[str]
     deadlines: Deadlines = NO_DEADLINES
     policies: dict[str, SlaPolicy] = field(default_factory=dict)
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 class Acknowledger(Protocol):
@@ -163,7 +164,7 @@ def apply_incoming(sql: Sql, incoming: Incoming, acknowledger: Acknowledger) -> 
                 "open",
                 actor,
                 incoming.policies,
-                datetime.now(UTC),
+                incoming.now,
                 "customer replied",
             )
         else:

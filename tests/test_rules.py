@@ -86,7 +86,7 @@ def route(
         language,
         now,
     )
-    return decide(ruleset, inp)
+    return decide(ruleset, inp, explain=True)
 
 
 @pytest.mark.parametrize(
