@@ -47,6 +47,12 @@ def _ticket_dict(ticket: Ticket, message_count: int) -> dict[str, Any]:
         "messages": message_count,
         "created_at": _iso(ticket.created_at),
         "updated_at": _iso(ticket.updated_at),
+        "tags": ticket.tags.split(),
+        "sla": ticket.sla,
+        "first_response_due_at": _iso(ticket.first_response_due_at),
+        "first_response_at": _iso(ticket.first_response_at),
+        "resolution_due_at": _iso(ticket.resolution_due_at),
+        "escalations": ticket.escalations,
     }
 
 
@@ -162,6 +168,11 @@ def format_ticket_detail(d: dict[str, Any]) -> str:
         f"Ticket {d['number']}: {d['subject']}",
         f"  status {d['status']}, tier {d['tier']}, queue {d['queue']}, priority {d['priority']}",
         f"  requester {d['requester']}, assignee {d['assignee'] or '-'}, created {d['created_at']}",
+        (
+            f"  tags {' '.join(d['tags']) or '-'}, sla {d['sla'] or '-'}: first response due "
+            f"{d['first_response_due_at'] or '-'} (answered {d['first_response_at'] or 'not yet'}), "
+            f"resolution due {d['resolution_due_at'] or '-'}, escalations {d['escalations']}"
+        ),
         "",
         "Messages:",
     ]
