@@ -20,7 +20,9 @@ from dataclasses import dataclass
 ROLES = {"a": "agent", "c": "customer", "v": "vendor"}
 MODES = {"r": "reply", "n": "note"}
 SIGNATURE_CHARS = 12
-_TAG = re.compile(r"^(\d{1,18})\.([rn])([acv])\.([a-z0-9_-]{1,64})\.([a-z2-7]{%d})$" % SIGNATURE_CHARS)
+_TAG = re.compile(
+    rf"^(\d{{1,18}})\.([rn])([acv])\.([a-z0-9_-]{{1,64}})\.([a-z2-7]{{{SIGNATURE_CHARS}}})$"
+)
 CUSTOMER = "x"
 
 
@@ -45,7 +47,14 @@ def signature(secret: bytes, payload: str) -> str:
     return base64.b32encode(digest).decode("ascii").lower()[:SIGNATURE_CHARS]
 
 
-def sign(support_address: str, secret: bytes, ticket: int, role: str, name: str = CUSTOMER, mode: str = "reply") -> str:
+def sign(
+    support_address: str,
+    secret: bytes,
+    ticket: int,
+    role: str,
+    name: str = CUSTOMER,
+    mode: str = "reply",
+) -> str:
     """The signed address for `ticket` and one party (role agent/customer/vendor)."""
     local, _, domain = support_address.partition("@")
     base = local.partition("+")[0]
@@ -55,7 +64,9 @@ def sign(support_address: str, secret: bytes, ticket: int, role: str, name: str 
     return f"{base}+{payload}.{signature(secret, payload)}@{domain}"
 
 
-def read(address: str, own_addresses: frozenset[str], secret: bytes) -> ReplyTarget | None:
+def read(
+    address: str, own_addresses: frozenset[str], secret: bytes
+) -> ReplyTarget | None:
     """The target of a signed address of ours, or None (not ours, not signed, or forged)."""
     local, _, domain = address.strip().lower().partition("@")
     base, plus, tag = local.partition("+")

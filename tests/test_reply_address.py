@@ -13,8 +13,15 @@ def test_signed_address_names_ticket_party_and_mode():
 
     target = read(address, OURS, SECRET)
 
-    assert address.startswith("support+123.na.alice.") and address.endswith("@acme.example")
-    assert (target.ticket, target.role, target.name, target.is_note) == (123, "agent", "alice", True)
+    assert address.startswith("support+123.na.alice.") and address.endswith(
+        "@acme.example"
+    )
+    assert (target.ticket, target.role, target.name, target.is_note) == (
+        123,
+        "agent",
+        "alice",
+        True,
+    )
 
 
 def test_customer_address_survives_a_mail_system_that_upper_cases_it():
