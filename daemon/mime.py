@@ -13,6 +13,8 @@ from __future__ import annotations
 import base64
 import re
 import secrets
+from collections.abc import Sequence
+from urllib.parse import quote
 
 CRLF = "\r\n"
 MAX_LINE = 76
@@ -86,18 +88,56 @@ def _text_part(text: str, subtype: str) -> str:
 
 
 def build_message(
-    headers: list[tuple[str, str]], text: str, html: str | None = None
+    headers: list[tuple[str, str]],
+    text: str,
+    html: str | None = None,
+    attachments: Sequence[tuple[str, str, bytes]] = (),
 ) -> bytes:
-    """A complete message: the given headers, then a text part and an optional HTML alternative."""
+    """A complete message: headers, a text part, an optional HTML alternative,
+    and optional attachments given as (filename, content type, bytes)."""
     lines = [f"{name}: {value}" for name, value in headers]
     lines.append("MIME-Version: 1.0")
-    if html is None:
-        return (CRLF.join(lines) + CRLF + _text_part(text, "plain")).encode("ascii")
-    boundary = f"=_tierdesk_{secrets.token_hex(12)}"
-    lines.append(f'Content-Type: multipart/alternative;{CRLF} boundary="{boundary}"')
-    body = (
-        f"{CRLF}--{boundary}{CRLF}{_text_part(text, 'plain')}"
-        f"--{boundary}{CRLF}{_text_part(html, 'html')}"
-        f"--{boundary}--{CRLF}"
-    )
+    body = _body_part(text, html)
+    if attachments:
+        boundary = _boundary()
+        parts = [body, *(_attachment_part(*a) for a in attachments)]
+        body = _multipart("mixed", boundary, parts)
     return (CRLF.join(lines) + CRLF + body).encode("ascii")
+
+
+def _body_part(text: str, html: str | None) -> str:
+    if html is None:
+        return _text_part(text, "plain")
+    parts = [_text_part(text, "plain"), _text_part(html, "html")]
+    return _multipart("alternative", _boundary(), parts)
+
+
+def _boundary() -> str:
+    return f"=_tierdesk_{secrets.token_hex(12)}"
+
+
+def _multipart(subtype: str, boundary: str, parts: list[str]) -> str:
+    inner = "".join(f"--{boundary}{CRLF}{part}" for part in parts)
+    return (
+        f'Content-Type: multipart/{subtype};{CRLF} boundary="{boundary}"{CRLF}{CRLF}'
+        f"{inner}--{boundary}--{CRLF}"
+    )
+
+
+def _attachment_part(filename: str, content_type: str, data: bytes) -> str:
+    if not re.fullmatch(r"[a-zA-Z0-9!#$&^_.+-]+/[a-zA-Z0-9!#$&^_.+-]+", content_type):
+        content_type = "application/octet-stream"
+    if (
+        filename.isascii()
+        and filename.isprintable()
+        and '"' not in filename
+        and "\\" not in filename
+    ):
+        disposition = f'attachment; filename="{filename}"'
+    else:  # RFC 2231: UTF-8, percent-encoded
+        disposition = f"attachment; filename*=utf-8''{quote(filename, safe='')}"
+    encoded = base64.encodebytes(data).decode("ascii").replace("\n", CRLF)
+    return (
+        f"Content-Type: {content_type}{CRLF}Content-Disposition: {disposition}{CRLF}"
+        f"Content-Transfer-Encoding: base64{CRLF}{CRLF}{encoded}"
+    )

@@ -22,26 +22,32 @@ from peewee import (
     OperationalError,
 )
 
-from daemon.compose import Composer, is_deliverable_address
+from daemon.compose import Composer
 from daemon.config import Config
+from daemon.mailer import Mailer
 from daemon.parsing import ParseFailure, ParseRunner
-from daemon.templating import TemplateFailure
 from parsers.classify import classify
+from parsers.commands import parse_commands
 from parsers.parsed import Classification, ParsedMail, SubjectInfo
+from parsers.reply_address import ReplyTarget, signed_target
 from parsers.subject import parse_subject
 from rules.decision import Decision
-from rules.guard import automatic_mail_refusal
-from rules.model import RuleSet
+from rules.model import Agent, RuleSet
 from rules.route import NOT_ROUTED, route
 from rules.sla import deadlines
 from storage import spool
-from storage.apply import CannotCompose, Incoming, Outcome, apply_incoming
+from storage.agent_apply import AgentMail, apply_agent_mail
+from storage.apply import Incoming, Outcome, apply_incoming
 from storage.assign import is_known_contact, round_robin
 from storage.db import reset_connection
-from storage.outbox import OutgoingMail
 from storage.sql import Sql
-from storage.threads import ThreadMatch, find_thread
-from storage.tickets import TicketFacts
+from storage.threads import (
+    ThreadMatch,
+    find_duplicate,
+    find_thread,
+    thread_by_signature,
+)
+from storage.tickets import record_event, ticket_by_number
 
 log = logging.getLogger("tierdesk.pipeline")
 
@@ -161,40 +167,16 @@ class Pipeline:
         mail = parsed.mail
         try:
             with self.db.atomic():
-                match = find_thread(
-                    self.sql,
-                    mail.message_id,
-                    parsed.subject.ticket,
-                    mail.in_reply_to,
-                    mail.references,
-                )
-                now = self.clock()
-                decision = self._route(parsed, match, now)
-                if decision.action == "quarantine":
-                    reason = f"quarantined by rule {decision.matched_rules[-1]!r}"
-                    spool.quarantine(self.sql, parsed.spool_id, reason, mail.message_id)
-                    return Outcome("quarantined", None, mail.message_id, reason)
-                incoming = Incoming(
-                    mail,
-                    parsed.subject.title,
-                    parsed.classification,
-                    match,
-                    decision,
-                    parsed.spool_id,
-                    parsed.recipients,
-                    deadlines(self.rules, decision.sla, decision.priority, now),
-                    self.rules.sla,
-                    now,
-                )
-                outcome = apply_incoming(self.sql, incoming, _Acknowledger(self))
-                spool.mark_done(
-                    self.sql,
-                    parsed.spool_id,
-                    outcome.outcome,
-                    mail.message_id,
-                    outcome.ticket_id,
-                    outcome.reason,
-                )
+                outcome = self._apply_one(parsed)
+                if outcome.outcome != "quarantined":
+                    spool.mark_done(
+                        self.sql,
+                        parsed.spool_id,
+                        outcome.outcome,
+                        mail.message_id,
+                        outcome.ticket_id,
+                        outcome.reason,
+                    )
                 return outcome
         except TRANSIENT_ERRORS:
             raise
@@ -203,6 +185,116 @@ class Pipeline:
             reason = f"pipeline error: {type(exc).__name__}: {exc}"
             spool.quarantine(self.sql, parsed.spool_id, reason, mail.message_id)
             return Outcome("quarantined", None, mail.message_id, reason)
+
+    def _apply_one(self, parsed: Parsed) -> Outcome:
+        mail = parsed.mail
+        now = self.clock()
+        mailer = Mailer(self.config, self.rules, self.composer)
+        target = signed_target(
+            parsed.recipients, mail, mailer.own_addresses, self.composer.secret
+        )
+        if target is not None and target.role != "customer":
+            return self._from_agent(parsed, target, mailer, now)
+        agent = self.rules.agent_by_address(mail.from_.key if mail.from_ else "")
+        if agent is not None:
+            return self._unsigned_agent_mail(parsed, agent)
+        if target is not None and not find_duplicate(self.sql, mail.message_id):
+            match = thread_by_signature(self.sql, target.ticket)
+        else:
+            match = find_thread(
+                self.sql,
+                mail.message_id,
+                parsed.subject.ticket,
+                mail.in_reply_to,
+                mail.references,
+            )
+        decision = self._route(parsed, match, now)
+        if decision.action == "quarantine":
+            reason = f"quarantined by rule {decision.matched_rules[-1]!r}"
+            spool.quarantine(self.sql, parsed.spool_id, reason, mail.message_id)
+            return Outcome("quarantined", None, mail.message_id, reason)
+        incoming = Incoming(
+            mail,
+            parsed.subject.title,
+            parsed.classification,
+            match,
+            decision,
+            parsed.spool_id,
+            parsed.recipients,
+            deadlines(self.rules, decision.sla, decision.priority, now),
+            self.rules.sla,
+            now,
+        )
+        return apply_incoming(self.sql, incoming, mailer)
+
+    def _from_agent(
+        self, parsed: Parsed, target: ReplyTarget, mailer: Mailer, now: datetime
+    ) -> Outcome:
+        """Mail at an agent's or vendor's signed address: only they may use it."""
+        mail = parsed.mail
+        sender = self.rules.agents.get(target.name)
+        from_address = mail.from_.key if mail.from_ else ""
+        if sender is None or not _may_speak_for(sender, target.role, from_address):
+            reason = f"mail to the signed address of {target.role} {target.name!r} came from {from_address!r}: not acted upon"
+            ticket = ticket_by_number(self.sql, target.ticket)
+            if ticket is not None:
+                record_event(
+                    self.sql,
+                    ticket.id,
+                    f"unverified:{from_address}",
+                    "refused",
+                    detail=reason,
+                )
+            log.warning("ticket %s: %s", target.ticket, reason)
+            return Outcome(
+                "ignored",
+                target.ticket if ticket else None,
+                mail.message_id,
+                reason,
+                ticket.id if ticket else None,
+            )
+        if find_duplicate(self.sql, mail.message_id):
+            ticket = ticket_by_number(self.sql, target.ticket)
+            return Outcome(
+                "duplicate",
+                target.ticket,
+                mail.message_id,
+                "Message-ID already stored",
+                ticket.id if ticket else None,
+            )
+        commands = parse_commands(mail.text, parsed.subject.args)
+        message = AgentMail(
+            mail, target, sender, commands, parsed.spool_id, parsed.recipients, now
+        )
+        return apply_agent_mail(self.sql, message, self.rules, mailer)
+
+    def _unsigned_agent_mail(self, parsed: Parsed, agent: Agent) -> Outcome:
+        """An agent's address in From: without their signed address proves nothing: store nothing."""
+        mail = parsed.mail
+        reason = f"mail from agent {agent.name!r}'s address without a signed reply address: not acted upon"
+        match = find_thread(
+            self.sql,
+            mail.message_id,
+            parsed.subject.ticket,
+            mail.in_reply_to,
+            mail.references,
+        )
+        if match.ticket is not None and not match.duplicate:
+            record_event(
+                self.sql,
+                match.ticket.id,
+                f"unverified:{agent.address}",
+                "refused",
+                detail=reason,
+            )
+        number = match.ticket.number if match.ticket else None
+        return Outcome(
+            "ignored",
+            number,
+            mail.message_id,
+            reason,
+            match.ticket.id if match.ticket else None,
+        )
 
     def _route(self, parsed: Parsed, match: ThreadMatch, now: datetime) -> Decision:
         """Stage 4: the rules, for a message that would open a ticket."""
@@ -288,30 +380,11 @@ def outcome_of(sql: Sql, spool_id: int) -> Outcome | None:
     return Outcome(outcome or state, number, message_id, error, ticket_id)
 
 
-class _Acknowledger:
-    """Connects the apply stage to the loop guard and the composer."""
-
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline = pipeline
-
-    def refusal(
-        self, classification: Classification, address: str, sent_last_hour: int
-    ) -> str | None:
-        return automatic_mail_refusal(
-            classification,
-            address,
-            self.pipeline.own_addresses,
-            is_deliverable_address(address),
-            sent_last_hour,
-            self.pipeline.config.support.auto_replies_per_hour,
-        )
-
-    def compose(
-        self, ticket: TicketFacts, mail: ParsedMail, decision: Decision
-    ) -> OutgoingMail:
-        try:
-            return self.pipeline.composer.acknowledgement(
-                ticket, mail, decision.language, decision.template
-            )
-        except TemplateFailure as exc:
-            raise CannotCompose(str(exc)) from exc
+def _may_speak_for(sender: Agent, role: str, from_address: str) -> bool:
+    """An agent must write from their own address; a vendor from their domain."""
+    if role == "agent":
+        return from_address == sender.address
+    return (
+        from_address.rpartition("@")[2] == sender.address.rpartition("@")[2]
+        and sender.tier == 4
+    )

@@ -16,7 +16,7 @@ from daemon.templating import Templates
 from rules.load import builtin_rules, load_rules
 from rules.model import RuleSet
 from storage.db import open_database
-from storage.schema import ensure_schema, instance_id
+from storage.schema import ensure_schema, instance_id, reply_secret
 from storage.sql import Sql
 
 log = logging.getLogger("tierdesk")
@@ -53,7 +53,7 @@ def open_runtime(
     templates = Templates(
         config.templates_dir, tuple(support.languages), support.default_language
     )
-    composer = Composer(support, templates, instance_id(db))
+    composer = Composer(support, templates, instance_id(db), reply_secret(db))
     sql = Sql(db)
     parser = ParseRunner(config.pipeline.parse_workers, config.pipeline.parse_timeout)
     pipeline = Pipeline(

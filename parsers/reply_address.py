@@ -17,6 +17,8 @@ import hmac
 import re
 from dataclasses import dataclass
 
+from parsers.parsed import ParsedMail
+
 ROLES = {"a": "agent", "c": "customer", "v": "vendor"}
 MODES = {"r": "reply", "n": "note"}
 SIGNATURE_CHARS = 12
@@ -86,3 +88,24 @@ def looks_signed(address: str) -> bool:
     """True when an address has the shape of a signed one (signature not checked)."""
     local = address.strip().lower().partition("@")[0]
     return bool(_TAG.match(local.partition("+")[2]))
+
+
+def signed_target(
+    recipients: list[str],
+    mail: ParsedMail,
+    own_addresses: frozenset[str],
+    secret: bytes,
+) -> ReplyTarget | None:
+    """The first valid signed address among the envelope recipients and To/Cc headers."""
+    headers = [a.email for a in (*mail.to, *mail.cc)]
+    for address in [
+        *recipients,
+        *headers,
+        mail.header("delivered-to"),
+        mail.header("x-original-to"),
+    ]:
+        if address and "+" in address:
+            target = read(address, own_addresses, secret)
+            if target is not None:
+                return target
+    return None

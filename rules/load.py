@@ -39,6 +39,7 @@ TOP_KEYS = (
     "agents",
     "groups",
     "tiers",
+    "queue_vendors",
     "vip",
     "vip_file",
     "sla",
@@ -126,6 +127,9 @@ def _build(
     agents = _agents(sections.get("agents", []), problems)
     groups = _groups(sections.get("groups", []), agents, problems)
     tier_groups = _tier_groups(sections.get("tiers", []), groups, problems)
+    queue_vendors = _queue_vendors(
+        sections.get("queue_vendors", []), queues, agents, problems
+    )
     vip = _string_list(sections.get("vip", []), "vip", problems) + _vip_files(
         sections.get("vip_file", []), problems
     )
@@ -162,6 +166,7 @@ def _build(
         agents=agents,
         groups=groups,
         tier_groups=tier_groups,
+        queue_vendors=queue_vendors,
         vip=tuple(v.lower() for v in vip),
         vip_patterns=tuple(re.compile(fnmatch.translate(v.lower())) for v in vip),
         sla=sla,
@@ -262,6 +267,13 @@ def _agents(nodes: list[Located], problems: list[Problem]) -> dict[str, Agent]:
                         f"unknown key '{key}'{suggest(key, ('address', 'name', 'tier'))}"
                     )
                 )
+        if not re.fullmatch(r"[a-z0-9_-]{1,64}", name):
+            problems.append(
+                node.problem(
+                    f"agent name {name!r}: use lower-case letters, digits, - and _"
+                )
+            )
+            continue
         address = fields.get("address")
         if address is None or "@" not in str(address.value):
             problems.append(node.problem(f"agent {name!r} needs an address"))
@@ -321,6 +333,34 @@ def _tier_groups(
             else:
                 tiers[tier] = str(value.value)
     return tiers
+
+
+def _queue_vendors(
+    nodes: list[Located],
+    queues: set[str],
+    agents: dict[str, Agent],
+    problems: list[Problem],
+) -> dict[str, str]:
+    """Which vendor (a tier-4 agent) a queue's tickets go to on '#tier 4'."""
+    out = {}
+    vendors = {name for name, agent in agents.items() if agent.tier == 4}
+    for queue, node in _mappings(nodes, "queue_vendors", problems):
+        if queue not in queues:
+            problems.append(
+                node.problem(
+                    f"queue_vendors: unknown queue {queue!r}{suggest(queue, queues)}"
+                )
+            )
+        elif node.value not in vendors:
+            hint = suggest(str(node.value), vendors)
+            problems.append(
+                node.problem(
+                    f"queue_vendors: {node.value!r} is not a vendor (an agent with tier 4){hint}"
+                )
+            )
+        else:
+            out[queue] = str(node.value)
+    return out
 
 
 def _vip_files(nodes: list[Located], problems: list[Problem]) -> list[str]:

@@ -151,6 +151,7 @@ class RuleSet:
     tier_groups: dict[int, str] = field(default_factory=dict)
     vip: tuple[str, ...] = ()
     vip_patterns: tuple[re.Pattern[str], ...] = ()
+    queue_vendors: dict[str, str] = field(default_factory=dict)
     sla: dict[str, SlaPolicy] = field(default_factory=dict)
     calendars: dict[str, BusinessHours] = field(default_factory=dict)
     timezone: str = "UTC"
@@ -158,6 +159,14 @@ class RuleSet:
     auto_close_after: float | None = None
     examples: tuple[Example, ...] = ()
     files: tuple[str, ...] = ()
+
+    def agent_by_address(self, address: str) -> Agent | None:
+        """The agent (not vendor) who writes from this address, if any."""
+        address = address.lower()
+        for agent in self.agents.values():
+            if agent.address == address and agent.tier < 4:
+                return agent
+        return None
 
     def agents_of_tier(self, tier: int) -> list[Agent]:
         """The agents who are told about tickets on `tier`."""

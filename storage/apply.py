@@ -77,21 +77,26 @@ class Incoming:
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
-class Acknowledger(Protocol):
-    """What the apply stage needs to acknowledge a new ticket (see daemon.pipeline)."""
+class Mailer(Protocol):
+    """The mail the apply stage causes, composed by the daemon (see daemon.pipeline)."""
 
     def refusal(
         self, classification: Classification, address: str, sent_last_hour: int
     ) -> str | None:
         """Why no automatic mail may go to `address` now, or None."""
 
-    def compose(
+    def acknowledgement(
         self, ticket: TicketFacts, mail: ParsedMail, decision: Decision
     ) -> OutgoingMail:
         """The rendered acknowledgement; raises CannotCompose."""
 
+    def agent_notices(
+        self, ticket: TicketFacts, mail: ParsedMail, template: str
+    ) -> list[OutgoingMail]:
+        """Notices to the agents who should hear about this mail (may be none)."""
 
-def apply_incoming(sql: Sql, incoming: Incoming, acknowledger: Acknowledger) -> Outcome:
+
+def apply_incoming(sql: Sql, incoming: Incoming, mailer: Mailer) -> Outcome:
     """Store one classified, threaded, routed message; see the module docstring."""
     mail, kind, match, decision = (
         incoming.mail,
@@ -169,6 +174,8 @@ def apply_incoming(sql: Sql, incoming: Incoming, acknowledger: Acknowledger) -> 
             )
         else:
             touch(sql, ticket.id)
+        if not kind.is_automatic:
+            _notify(sql, ticket, mail, mailer, "notify_reply")
         return Outcome(
             "appended",
             ticket.number,
@@ -177,7 +184,7 @@ def apply_incoming(sql: Sql, incoming: Incoming, acknowledger: Acknowledger) -> 
             ticket.id,
         )
     if decision.acknowledge:
-        _acknowledge(sql, ticket, incoming, acknowledger)
+        _acknowledge(sql, ticket, incoming, mailer)
     else:
         record_event(
             sql,
@@ -186,7 +193,20 @@ def apply_incoming(sql: Sql, incoming: Incoming, acknowledger: Acknowledger) -> 
             "ack_skipped",
             detail="routing says no acknowledgement",
         )
+    _notify(sql, ticket, mail, mailer, "notify_new")
     return Outcome("new_ticket", ticket.number, mail.message_id, "", ticket.id)
+
+
+def _notify(
+    sql: Sql, ticket: TicketFacts, mail: ParsedMail, mailer: Mailer, template: str
+) -> None:
+    try:
+        notices = mailer.agent_notices(ticket, mail, template)
+    except CannotCompose as exc:
+        record_event(sql, ticket.id, "system", "notice_failed", detail=str(exc))
+        return
+    for notice in notices:
+        queue_mail(sql, ticket.id, notice)
 
 
 def _routing_summary(sender: str, decision: Decision) -> str:
@@ -207,16 +227,16 @@ def _routing_summary(sender: str, decision: Decision) -> str:
 
 
 def _acknowledge(
-    sql: Sql, ticket: TicketFacts, incoming: Incoming, acknowledger: Acknowledger
+    sql: Sql, ticket: TicketFacts, incoming: Incoming, mailer: Mailer
 ) -> None:
     address = ticket.requester_email
     recent = outbox.automatic_mails_since(sql, address, utcnow() - timedelta(hours=1))
-    refusal = acknowledger.refusal(incoming.classification, address, recent)
+    refusal = mailer.refusal(incoming.classification, address, recent)
     if refusal:
         record_event(sql, ticket.id, "system", "ack_skipped", detail=refusal)
         return
     try:
-        mail = acknowledger.compose(ticket, incoming.mail, incoming.decision)
+        mail = mailer.acknowledgement(ticket, incoming.mail, incoming.decision)
     except CannotCompose as exc:
         record_event(sql, ticket.id, "system", "ack_failed", detail=str(exc))
         return

@@ -84,6 +84,7 @@ class Ticket(BaseModel):
     first_response_left = FloatField(null=True)
     resolution_left = FloatField(null=True)
     escalations = IntegerField(default=0)
+    merged_into = BigIntegerField(null=True)
 
 
 class SpoolItem(BaseModel):

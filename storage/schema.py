@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Callable
 
 from peewee import (
+    BigIntegerField,
     CharField,
     Database,
     DateTimeField,
@@ -26,6 +27,7 @@ from storage.models import ALL_MODELS, Counter, ImapCheckpoint, MetaEntry
 
 SCHEMA_VERSION_KEY = "schema_version"
 INSTANCE_ID_KEY = "instance_id"
+REPLY_SECRET_KEY = "reply_secret"
 
 
 class SchemaError(Exception):
@@ -75,7 +77,19 @@ SLA_TIMES = (
     "sla_warned_at",
     "sla_paused_at",
 )
-MIGRATIONS: dict[int, Callable[[Database], None]] = {2: _v2_imap, 3: _v3_sla}
+
+
+def _v4_merge(db: Database) -> None:
+    """Merged tickets point at the ticket that took their messages."""
+    migrator = SchemaMigrator.from_database(db)
+    migrate(migrator.add_column("ticket", "merged_into", BigIntegerField(null=True)))
+
+
+MIGRATIONS: dict[int, Callable[[Database], None]] = {
+    2: _v2_imap,
+    3: _v3_sla,
+    4: _v4_merge,
+}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
@@ -149,3 +163,15 @@ def instance_id(db: Database) -> str:
     """This database's random instance id (marks our own mail to catch loops)."""
     row = MetaEntry.get_or_none(MetaEntry.key == INSTANCE_ID_KEY)
     return row.value if row else ""
+
+
+def reply_secret(db: Database) -> bytes:
+    """The secret that signs our reply addresses, made on first use and kept in the database.
+
+    Kept with the data, so every daemon sharing the database (and a restored
+    backup) accepts the addresses the others handed out.
+    """
+    MetaEntry.insert(
+        key=REPLY_SECRET_KEY, value=secrets.token_hex(32)
+    ).on_conflict_ignore().execute()
+    return bytes.fromhex(MetaEntry.get(MetaEntry.key == REPLY_SECRET_KEY).value)

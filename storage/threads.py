@@ -67,3 +67,30 @@ def _ticket_of_first_known(sql: Sql, ids: list[str]) -> int | None:
         if message_id in rows:
             return rows[message_id]
     return None
+
+
+# what the customer saw: their own mail and ours to them, not agent notices or notes
+CONVERSATION_KINDS = ("customer", "ack", "reply", "resolved", "closed")
+
+
+def conversation(sql: Sql, ticket_id: int, limit: int = 10) -> list[str]:
+    """The Message-IDs of the customer's side of a ticket, oldest first (for References)."""
+    marks = ", ".join("?" * len(CONVERSATION_KINDS))
+    rows = sql.all(
+        f"SELECT message_id FROM message WHERE ticket_id = ? AND kind IN ({marks}) ORDER BY id DESC LIMIT ?",
+        ticket_id,
+        *CONVERSATION_KINDS,
+        limit,
+    )
+    return [row[0] for row in reversed(rows)]
+
+
+def find_duplicate(sql: Sql, message_id: str) -> bool:
+    """True when a message with this Message-ID is stored already."""
+    return sql.one("SELECT 1 FROM message WHERE message_id = ?", message_id) is not None
+
+
+def thread_by_signature(sql: Sql, number: int) -> ThreadMatch:
+    """The ticket a customer's signed reply address names (subject and headers aside)."""
+    ticket = ticket_by_number(sql, number)
+    return ThreadMatch(ticket, "signed reply address") if ticket else NO_MATCH

@@ -21,6 +21,9 @@ TICKET_COLUMNS = (
 )
 
 
+MAX_MERGE_CHAIN = 10
+
+
 @dataclass(frozen=True)
 class TicketFacts:
     """A ticket as the pipeline, templates and reports see it: plain values only."""
@@ -51,13 +54,22 @@ class TicketFacts:
 
 
 def ticket_by_number(sql: Sql, number: int) -> TicketFacts | None:
-    """The ticket with this public number, or None."""
-    row = sql.one(f"SELECT {TICKET_COLUMNS} WHERE t.number = ?", number)
-    return TicketFacts(*row) if row else None
+    """The ticket with this public number (or the one it was merged into), or None."""
+    row = sql.one("SELECT id FROM ticket WHERE number = ?", number)
+    return ticket_by_id(sql, row[0]) if row else None
 
 
-def ticket_by_id(sql: Sql, ticket_id: int) -> TicketFacts | None:
-    """The ticket with this row id, or None."""
+def ticket_by_id(
+    sql: Sql, ticket_id: int, follow_merges: bool = True
+) -> TicketFacts | None:
+    """The ticket with this row id (or the one it was merged into), or None."""
+    for _ in range(MAX_MERGE_CHAIN):
+        merged_into = sql.scalar(
+            "SELECT merged_into FROM ticket WHERE id = ?", ticket_id
+        )
+        if merged_into is None or not follow_merges:
+            break
+        ticket_id = merged_into
     row = sql.one(f"SELECT {TICKET_COLUMNS} WHERE t.id = ?", ticket_id)
     return TicketFacts(*row) if row else None
 

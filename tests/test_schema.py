@@ -117,13 +117,14 @@ def test_version_1_database_is_migrated_with_its_data(db_url):
         "first_response_left",
         "resolution_left",
         "escalations",
+        "merged_into",
     ):
         db.execute_sql(f"ALTER TABLE ticket DROP COLUMN {column}")
     MetaEntry.update(value="1").where(MetaEntry.key == "schema_version").execute()
     with pytest.raises(SchemaError, match="version 1"):
         ensure_schema(db)
 
-    assert upgrade(db) == [2, 3]
+    assert upgrade(db) == [2, 3, 4]
 
     ensure_schema(db)
     assert "mailbox" in [c.name for c in db.get_columns("spool")]

@@ -1,0 +1,378 @@
+"""Agents work from their mail client: notices, answers, notes, commands, vendors, forgeries."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import textwrap
+from dataclasses import replace
+
+import pytest
+
+from daemon.runtime import open_runtime
+from parsers.reply_address import read
+from storage import spool
+from storage.models import Event, Message, OutboxItem, Ticket
+from tests.conftest import fixture_bytes, make_config
+
+RULES = """
+queues: [hardware]
+agents:
+  alice: {address: alice@acme.example, name: Alice Smith, tier: 1}
+  bob: {address: bob@acme.example, name: Bob Jones, tier: 1}
+  carol: {address: carol@acme.example, name: Carol White, tier: 2}
+  acmevendor: {address: help@vendor.example, name: Vendor Desk, tier: 4}
+queue_vendors: {hardware: acmevendor}
+rules: []
+"""
+OURS = frozenset({"support@example.com"})
+
+
+class Desk:
+    """An in-process tierdesk with agents, and helpers to write mail as its people."""
+
+    def __init__(self, runtime) -> None:
+        self.runtime = runtime
+        self.secret = runtime.pipeline.composer.secret
+
+    def receive(
+        self, raw: bytes, rcpt: str = "support@example.com", sender: str | None = None
+    ):
+        arrival = spool.Arrival(raw, "test", sender, (rcpt,))
+        (spool_id,) = spool.spool(self.runtime.sql, [arrival])
+        return self.runtime.pipeline.process(spool_id)
+
+    def outbox(self, kind: str | None = None) -> list[email.message.EmailMessage]:
+        query = OutboxItem.select().order_by(OutboxItem.id)
+        if kind:
+            query = query.where(OutboxItem.kind == kind)
+        return [
+            email.message_from_bytes(bytes(o.raw), policy=email.policy.default)
+            for o in query
+        ]
+
+    def notice_for(self, agent_address: str) -> email.message.EmailMessage:
+        notices = [
+            m for m in self.outbox() if m["To"].addresses[0].addr_spec == agent_address
+        ]
+        assert notices, f"no notice for {agent_address}"
+        return notices[-1]
+
+    def agent_mail(
+        self,
+        sender: str,
+        to: str,
+        body: str,
+        subject: str = "Re: your ticket",
+        mid: str = "a1",
+    ) -> bytes:
+        return (
+            f"From: Agent <{sender}>\r\nTo: {to}\r\nSubject: {subject}\r\n"
+            f"Message-ID: <{mid}@acme.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+            + textwrap.dedent(body).replace("\n", "\r\n")
+        ).encode()
+
+
+@pytest.fixture
+def desk(tmp_path, db_url):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES)
+    runtime = open_runtime(replace(make_config(tmp_path, db_url), rules=rules))
+    yield Desk(runtime)
+    runtime.close()
+
+
+def new_ticket(desk: Desk) -> Ticket:
+    outcome = desk.receive(fixture_bytes("flow/new_request.eml"))
+    return Ticket.get(Ticket.number == outcome.ticket)
+
+
+def body(msg: email.message.EmailMessage) -> str:
+    return msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
+
+
+def test_new_ticket_notifies_the_tier_agents_with_their_own_signed_reply_address(desk):
+    new_ticket(desk)
+
+    for agent in ("alice", "bob"):
+        notice = desk.notice_for(f"{agent}@acme.example")
+        target = read(notice["Reply-To"].addresses[0].addr_spec, OURS, desk.secret)
+        assert (target.ticket, target.role, target.name) == (1, "agent", agent)
+        assert "the printer on floor 3 has been offline" in body(notice)
+        assert "#status" in body(notice)
+    assert not [
+        m
+        for m in desk.outbox()
+        if m["To"].addresses[0].addr_spec == "carol@acme.example"
+    ]
+    [ack] = desk.outbox("ack")
+    assert (
+        read(ack["Reply-To"].addresses[0].addr_spec, OURS, desk.secret).role
+        == "customer"
+    )
+
+
+def test_agent_answer_reaches_the_customer_clean_and_threaded(desk):
+    ticket = new_ticket(desk)
+    reply_to = desk.notice_for("alice@acme.example")["Reply-To"].addresses[0].addr_spec
+
+    outcome = desk.receive(
+        desk.agent_mail(
+            "alice@acme.example",
+            reply_to,
+            """\
+            #status resolved
+
+            Hello Alice, we replaced the toner. It prints again.
+
+            Best regards
+            --
+            Alice Smith, Senior Printer Whisperer, +49 30 1234
+
+            On Mon, 2 Nov 2026 at 09:14, ACME Support <support@example.com> wrote:
+            > New ticket 1 from Alice Example
+            > the printer on floor 3 has been offline since this morning.
+            """,
+        )
+    )
+
+    assert outcome.outcome == "appended"
+    [answer] = desk.outbox("reply")
+    raw = bytes(OutboxItem.get(OutboxItem.kind == "reply").raw)
+    assert answer["To"].addresses[0].addr_spec == "alice@customer.example"
+    assert answer["From"].addresses[0].addr_spec == "support@example.com"
+    assert answer["From"].addresses[0].display_name == "Alice Smith (ACME Support)"
+    assert b"alice@acme.example" not in raw  # the agent's own address never leaks
+    assert "[ACME #1]" in answer["Subject"]
+    assert "we replaced the toner" in body(answer)
+    assert (
+        "wrote:" not in body(answer)
+        and "Whisperer" not in body(answer)
+        and "#status" not in body(answer)
+    )
+    assert "request-1@customer.example" in answer["References"]
+    assert answer["In-Reply-To"] is not None and answer["Auto-Submitted"] is None
+    assert (
+        read(answer["Reply-To"].addresses[0].addr_spec, OURS, desk.secret).role
+        == "customer"
+    )
+    ticket = Ticket.get_by_id(ticket.id)
+    assert ticket.status == "resolved" and ticket.first_response_at is not None
+    stored = Message.get(Message.kind == "agent_reply")
+    assert (
+        stored.text.startswith("Hello Alice, we replaced the toner")
+        and "wrote:" not in stored.text
+    )
+    assert Event.get(Event.kind == "status").actor == "agent:alice"
+
+
+def test_forged_from_without_the_signed_address_changes_nothing(desk):
+    ticket = new_ticket(desk)
+    before = OutboxItem.select().count()
+
+    forged = desk.agent_mail(
+        "alice@acme.example",
+        "support@example.com",
+        "#status closed\nDone.",
+        "[ACME #1] x",
+        "f1",
+    )
+    outcome = desk.receive(forged)
+
+    assert (
+        outcome.outcome == "ignored"
+        and "without a signed reply address" in outcome.reason
+    )
+    assert Ticket.get_by_id(ticket.id).status == "new"
+    assert OutboxItem.select().count() == before
+    assert Event.get(Event.kind == "refused").actor == "unverified:alice@acme.example"
+
+
+def test_signed_agent_address_from_someone_else_changes_nothing(desk):
+    ticket = new_ticket(desk)
+    reply_to = desk.notice_for("alice@acme.example")["Reply-To"].addresses[0].addr_spec
+    before = OutboxItem.select().count()
+
+    outcome = desk.receive(
+        desk.agent_mail(
+            "mallory@evil.example", reply_to, "#status closed\nBye.", mid="m1"
+        )
+    )
+
+    assert outcome.outcome == "ignored"
+    assert Ticket.get_by_id(ticket.id).status == "new"
+    assert OutboxItem.select().count() == before
+    assert (
+        "came from 'mallory@evil.example'" in Event.get(Event.kind == "refused").detail
+    )
+
+
+def test_comment_stays_internal_and_tells_the_other_agents(desk):
+    new_ticket(desk)
+    reply_to = desk.notice_for("alice@acme.example")["Reply-To"].addresses[0].addr_spec
+
+    desk.receive(
+        desk.agent_mail(
+            "alice@acme.example",
+            reply_to,
+            "#comment\nCustomer called, toner is on order.",
+        )
+    )
+
+    assert desk.outbox("reply") == []
+    assert (
+        Message.get(Message.kind == "note").text
+        == "Customer called, toner is on order."
+    )
+    [note] = desk.outbox("notify_note")
+    assert note["To"].addresses[0].addr_spec == "bob@acme.example"
+    customer_mail = [
+        m
+        for m in desk.outbox()
+        if m["To"].addresses[0].addr_spec == "alice@customer.example"
+    ]
+    assert all("toner is on order" not in body(m) for m in customer_mail)
+
+
+def test_note_address_makes_a_note_without_any_command(desk):
+    new_ticket(desk)
+    notice = desk.notice_for("alice@acme.example")
+    note_address = next(w for w in body(notice).split() if ".na.alice." in w)
+
+    desk.receive(
+        desk.agent_mail(
+            "alice@acme.example", note_address, "Internal: check the warranty."
+        )
+    )
+
+    assert desk.outbox("reply") == []
+    assert Message.get(Message.kind == "note").text == "Internal: check the warranty."
+
+
+def test_invalid_command_is_refused_whole_with_an_answer_to_the_agent(desk):
+    ticket = new_ticket(desk)
+    reply_to = desk.notice_for("alice@acme.example")["Reply-To"].addresses[0].addr_spec
+
+    outcome = desk.receive(
+        desk.agent_mail(
+            "alice@acme.example",
+            reply_to,
+            "#priority urgent\n#stauts resolved\n#assign zed\nDone!",
+        )
+    )
+
+    assert outcome.outcome == "ignored"
+    ticket = Ticket.get_by_id(ticket.id)
+    assert (ticket.priority, ticket.status) == ("normal", "new")  # nothing half-applied
+    assert desk.outbox("reply") == []
+    [refusal] = desk.outbox("command_errors")
+    assert refusal["To"].addresses[0].addr_spec == "alice@acme.example"
+    assert "#stauts" in body(refusal) and "unknown agent 'zed'" in body(refusal)
+
+
+def test_commands_only_change_the_ticket_without_mailing_the_customer(desk):
+    ticket = new_ticket(desk)
+    reply_to = desk.notice_for("alice@acme.example")["Reply-To"].addresses[0].addr_spec
+
+    desk.receive(
+        desk.agent_mail(
+            "alice@acme.example",
+            reply_to,
+            "#tier 2\n#assign me\n#priority high\n#tags +printer",
+        )
+    )
+
+    ticket = Ticket.get_by_id(ticket.id)
+    assert (ticket.tier, ticket.assignee, ticket.priority, ticket.tags) == (
+        2,
+        "alice",
+        "high",
+        "printer",
+    )
+    assert desk.outbox("reply") == []
+    kinds = {e.kind for e in Event.select().where(Event.actor == "agent:alice")}
+    assert {"tier", "assignee", "priority", "tags"} <= kinds
+
+
+def test_subject_mangled_customer_reply_threads_by_the_signed_address(desk):
+    new_ticket(desk)
+    [ack] = desk.outbox("ack")
+    signed = ack["Reply-To"].addresses[0].addr_spec
+    mangled = (
+        f"From: Alice Example <alice@customer.example>\r\nTo: {signed}\r\nSubject: AW: WG: Drucker\r\n"
+        "Message-ID: <mangled-1@customer.example>\r\n\r\nStill broken.\r\n"
+    ).encode()
+
+    outcome = desk.receive(mangled, rcpt=signed)
+
+    assert (outcome.outcome, outcome.ticket, outcome.reason) == (
+        "appended",
+        1,
+        "threaded by signed reply address",
+    )
+
+
+def test_merge_moves_the_conversation_and_later_replies_follow(desk):
+    first = new_ticket(desk)
+    second = desk.receive(
+        fixture_bytes("flow/new_request.eml").replace(b"request-1@", b"request-2@")
+    )
+    reply_to = (
+        desk.notice_for("alice@acme.example")["Reply-To"].addresses[0].addr_spec
+    )  # ticket 2's notice
+
+    desk.receive(desk.agent_mail("alice@acme.example", reply_to, "#merge 1"))
+
+    merged = Ticket.get(Ticket.number == second.ticket)
+    assert (merged.status, merged.merged_into) == ("closed", first.id)
+    assert (
+        Message.get(Message.message_id == "request-2@customer.example").ticket_id
+        == first.id
+    )
+    later = fixture_bytes("flow/reply_with_token.eml").replace(
+        b"[acme #1]", f"[acme #{second.ticket}]".encode()
+    )
+    assert desk.receive(later).ticket == 1
+
+
+def test_tier_four_hands_the_ticket_to_the_vendor_whose_answer_stays_internal(desk):
+    ticket = new_ticket(desk)
+    Ticket.update(queue="hardware").where(Ticket.id == ticket.id).execute()
+    reply_to = desk.notice_for("alice@acme.example")["Reply-To"].addresses[0].addr_spec
+
+    desk.receive(
+        desk.agent_mail(
+            "alice@acme.example", reply_to, "#tier 4\nPlease check the fuser unit."
+        )
+    )
+
+    [forward] = desk.outbox("vendor")
+    assert forward["To"].addresses[0].addr_spec == "help@vendor.example"
+    assert "the printer on floor 3" in body(
+        forward
+    ) and "Please check the fuser unit." in body(forward)
+    vendor_address = forward["Reply-To"].addresses[0].addr_spec
+    assert read(vendor_address, OURS, desk.secret).role == "vendor"
+
+    answer = desk.agent_mail(
+        "engineer@vendor.example", vendor_address, "Replace part FU-7.", mid="v1"
+    )
+    outcome = desk.receive(answer)
+
+    assert outcome.outcome == "appended"
+    assert Message.get(Message.kind == "vendor_note").text == "Replace part FU-7."
+    to_customer = [
+        m
+        for m in desk.outbox()
+        if m["To"].addresses[0].addr_spec == "alice@customer.example"
+    ]
+    assert all("FU-7" not in body(m) for m in to_customer)
+
+
+def test_tier_four_without_a_vendor_is_refused(desk):
+    new_ticket(desk)
+    reply_to = desk.notice_for("alice@acme.example")["Reply-To"].addresses[0].addr_spec
+
+    outcome = desk.receive(desk.agent_mail("alice@acme.example", reply_to, "#tier 4"))
+
+    assert outcome.outcome == "ignored" and "#tier 4 needs a vendor" in outcome.reason
