@@ -229,6 +229,36 @@ class Composer:
             ),
         )
 
+    def status_list(
+        self, mail: ParsedMail, tickets: list[TicketFacts], language: str
+    ) -> OutgoingMail:
+        """The answer to a status request: the sender's open tickets."""
+        sender = mail.from_
+        assert sender is not None
+        tag = self.support.subject_tag
+        rows = [
+            {
+                "token": f"[{tag} #{t.number}]",
+                "subject": t.subject,
+                "status": t.status,
+                "tier": t.tier,
+            }
+            for t in tickets
+        ]
+        return self.compose(
+            None,
+            Spec(
+                kind="status",
+                template="status_list",
+                language=language,
+                to=(sender.name, sender.key),
+                thread=Thread.under(mail),
+                cause=mail.message_id,
+                reply_to=self.support.sender,
+                extra={"tickets": rows},
+            ),
+        )
+
     def vendor_forward(
         self,
         ticket: TicketFacts,
@@ -254,16 +284,13 @@ class Composer:
             ),
         )
 
-    def compose(self, ticket: TicketFacts, spec: Spec) -> OutgoingMail:
-        """Render a template for a ticket and assemble the mail."""
-        token = f"[{self.support.subject_tag} #{ticket.number}]"
+    def compose(self, ticket: TicketFacts | None, spec: Spec) -> OutgoingMail:
+        """Render a template (for a ticket, or for none) and assemble the mail."""
+        number = ticket.number if ticket else 0
         context = {
-            "ticket": ticket.as_template_dict(),
-            "token": token,
-            "customer": {
-                "name": ticket.requester_name,
-                "email": ticket.requester_email,
-            },
+            "ticket": ticket.as_template_dict() if ticket else {},
+            "token": f"[{self.support.subject_tag} #{number}]" if ticket else "",
+            "customer": {"name": spec.to[0], "email": spec.to[1]},
             "support": {
                 "name": self.support.display_name,
                 "address": self.support.sender,
@@ -271,8 +298,10 @@ class Composer:
             **spec.extra,
         }
         rendered = self.templates.render(spec.template, spec.language, context)
-        subject = self._subject_with_token(rendered.subject, ticket.number)
-        message_id = self._message_id(spec.kind, ticket.number, spec.cause)
+        subject = sanitize_header_text(rendered.subject)
+        if ticket is not None:
+            subject = self._subject_with_token(subject, number)
+        message_id = self._message_id(spec.kind, number, spec.cause)
         from_name = sanitize_header_text(
             spec.from_name or self.support.display_name, 120
         )
@@ -299,9 +328,10 @@ class Composer:
             ]
         headers += [
             ("X-Tierdesk-Loop", self.instance_id),
-            ("X-Tierdesk-Ticket", str(ticket.number)),
             ("Content-Language", rendered.language),
         ]
+        if ticket is not None:
+            headers.append(("X-Tierdesk-Ticket", str(number)))
         files = [(a.filename, a.content_type, a.data) for a in spec.attachments]
         return OutgoingMail(
             kind=spec.kind,

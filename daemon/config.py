@@ -69,6 +69,18 @@ class SupportConfig:
         **_help("most automatic mails one address gets per hour (loop breaker)"),
         default=10,
     )
+    reopen_within: Duration = field(
+        **_help(
+            "a customer reply within this time of resolving reopens the ticket; later, it opens a new one"
+        ),
+        default=Duration(30 * 86400),
+    )
+    status_words: list[str] = field(
+        **_help(
+            "a new mail whose subject (or first line) is one of these gets the list of the sender's tickets"
+        ),
+        default_factory=lambda: ["status", "статус"],
+    )
 
     @property
     def sender(self) -> str:

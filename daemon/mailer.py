@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from daemon.compose import Composer, Thread, is_deliverable_address
 from daemon.config import Config
 from daemon.templating import TemplateFailure
+from parsers.language import detect_language
 from parsers.parsed import Classification, MailAttachment, ParsedMail
 from parsers.quotes import strip_quoted
 from rules.decision import Decision
@@ -66,6 +67,14 @@ class Mailer:
                 ticket, mail, decision.language, decision.template
             )
         )
+
+    def status_list(self, mail: ParsedMail, tickets: list[TicketFacts]) -> OutgoingMail:
+        """The answer to a customer's status request."""
+        support = self.config.support
+        language = detect_language(
+            mail, tuple(support.languages), support.default_language
+        )
+        return _rendered(lambda: self.composer.status_list(mail, tickets, language))
 
     def watchers(
         self, ticket: TicketFacts, except_agent: str | None = None

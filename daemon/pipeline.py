@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from peewee import (
     Database,
@@ -28,16 +28,16 @@ from daemon.mailer import Mailer
 from daemon.parsing import ParseFailure, ParseRunner
 from parsers.classify import classify
 from parsers.commands import parse_commands
-from parsers.parsed import Classification, ParsedMail, SubjectInfo
+from parsers.parsed import Classification, MailKind, ParsedMail, SubjectInfo
 from parsers.reply_address import ReplyTarget, signed_target
-from parsers.subject import parse_subject
+from parsers.subject import parse_subject, strip_reply_prefixes
 from rules.decision import Decision
 from rules.model import Agent, RuleSet
 from rules.route import NOT_ROUTED, route
 from rules.sla import deadlines
 from storage import spool
 from storage.agent_apply import AgentMail, apply_agent_mail
-from storage.apply import Incoming, Outcome, apply_incoming
+from storage.apply import Incoming, Outcome, answer_status_request, apply_incoming
 from storage.assign import is_known_contact, round_robin
 from storage.db import reset_connection
 from storage.sql import Sql
@@ -45,6 +45,7 @@ from storage.threads import (
     ThreadMatch,
     find_duplicate,
     find_thread,
+    resolved_long_ago,
     thread_by_signature,
 )
 from storage.tickets import record_event, ticket_by_number
@@ -208,6 +209,24 @@ class Pipeline:
                 mail.in_reply_to,
                 mail.references,
             )
+        human = parsed.classification.kind is MailKind.HUMAN
+        window = now - timedelta(seconds=self.config.support.reopen_within)
+        if (
+            human
+            and match.ticket
+            and not match.duplicate
+            and resolved_long_ago(self.sql, match.ticket, window)
+        ):
+            match = ThreadMatch(
+                None, match.via, follows=match.ticket
+            )  # too late to reopen: a new ticket
+        if (
+            human
+            and match.ticket is None
+            and not match.duplicate
+            and self._asks_for_status(mail)
+        ):
+            return answer_status_request(self.sql, mail, mailer)
         decision = self._route(parsed, match, now)
         if decision.action == "quarantine":
             reason = f"quarantined by rule {decision.matched_rules[-1]!r}"
@@ -226,6 +245,15 @@ class Pipeline:
             now,
         )
         return apply_incoming(self.sql, incoming, mailer)
+
+    def _asks_for_status(self, mail: ParsedMail) -> bool:
+        """A mail whose subject, or else first line, is just a status word."""
+        words = {w.casefold() for w in self.config.support.status_words}
+        subject = strip_reply_prefixes(mail.subject).strip(" .?!").casefold()
+        if subject:
+            return subject in words
+        first = next((line for line in mail.text.splitlines() if line.strip()), "")
+        return first.strip(" .?!").casefold() in words
 
     def _from_agent(
         self, parsed: Parsed, target: ReplyTarget, mailer: Mailer, now: datetime

@@ -20,7 +20,7 @@ from storage.changes import change_status
 from storage.clock import utcnow
 from storage.outbox import OutgoingMail
 from storage.sql import Sql
-from storage.threads import ThreadMatch
+from storage.threads import ThreadMatch, open_tickets_of
 from storage.tickets import (
     TicketFacts,
     contact_for,
@@ -95,6 +95,9 @@ class Mailer(Protocol):
     ) -> list[OutgoingMail]:
         """Notices to the agents who should hear about this mail (may be none)."""
 
+    def status_list(self, mail: ParsedMail, tickets: list[TicketFacts]) -> OutgoingMail:
+        """The answer to a customer's status request; raises CannotCompose."""
+
 
 def apply_incoming(sql: Sql, incoming: Incoming, mailer: Mailer) -> Outcome:
     """Store one classified, threaded, routed message; see the module docstring."""
@@ -144,6 +147,22 @@ def apply_incoming(sql: Sql, incoming: Incoming, mailer: Mailer) -> Outcome:
             "created",
             detail=_routing_summary(sender.key, decision),
         )
+        if match.follows is not None:
+            old = match.follows
+            record_event(
+                sql,
+                ticket.id,
+                actor,
+                "follows_up",
+                detail=f"follows up on #{old.number}",
+            )
+            record_event(
+                sql,
+                old.id,
+                actor,
+                "followed_up",
+                detail=f"the customer wrote again: new ticket #{ticket.number}",
+            )
     else:
         contact_for(sql, sender)
     message_kind = "customer" if kind.kind is MailKind.HUMAN else kind.kind.value
@@ -269,3 +288,29 @@ def queue_mail(sql: Sql, ticket_id: int, mail: OutgoingMail) -> int | None:
         detail=f"to {', '.join(mail.rcpt_tos)}",
     )
     return message_row_id
+
+
+def answer_status_request(sql: Sql, mail: ParsedMail, mailer: Mailer) -> Outcome:
+    """A customer asked for the state of their tickets: only theirs, by their address."""
+    sender = mail.from_.key if mail.from_ else ""
+    human = Classification(MailKind.HUMAN)
+    recent = outbox.automatic_mails_since(sql, sender, utcnow() - timedelta(hours=1))
+    refusal = mailer.refusal(human, sender, recent)
+    if refusal:
+        return Outcome(
+            "ignored", None, mail.message_id, f"status request not answered: {refusal}"
+        )
+    tickets = open_tickets_of(sql, sender)
+    try:
+        answer = mailer.status_list(mail, tickets)
+    except CannotCompose as exc:
+        return Outcome(
+            "ignored", None, mail.message_id, f"status request not answered: {exc}"
+        )
+    outbox.enqueue(sql, None, None, answer)
+    return Outcome(
+        "answered",
+        None,
+        mail.message_id,
+        f"status request: {len(tickets)} open ticket(s) listed",
+    )

@@ -8,9 +8,10 @@ against every stored Message-ID, our own outgoing mail included.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from storage.sql import Sql
-from storage.tickets import TicketFacts, ticket_by_id, ticket_by_number
+from storage.tickets import TICKET_COLUMNS, TicketFacts, ticket_by_id, ticket_by_number
 
 MAX_REFERENCES_LOOKED_UP = 50
 
@@ -22,6 +23,7 @@ class ThreadMatch:
     ticket: TicketFacts | None
     via: str
     duplicate: bool = False
+    follows: TicketFacts | None = None
 
 
 NO_MATCH = ThreadMatch(None, "")
@@ -94,3 +96,25 @@ def thread_by_signature(sql: Sql, number: int) -> ThreadMatch:
     """The ticket a customer's signed reply address names (subject and headers aside)."""
     ticket = ticket_by_number(sql, number)
     return ThreadMatch(ticket, "signed reply address") if ticket else NO_MATCH
+
+
+def resolved_long_ago(sql: Sql, ticket: TicketFacts, before: datetime) -> bool:
+    """True for a resolved or closed ticket that was resolved (or last changed) before `before`."""
+    if ticket.status not in ("resolved", "closed"):
+        return False
+    row = sql.one("SELECT resolved_at, updated_at FROM ticket WHERE id = ?", ticket.id)
+    when = row[0] or row[1]
+    if isinstance(when, str):
+        when = datetime.fromisoformat(when)
+    return when.replace(tzinfo=None) < before.astimezone(UTC).replace(tzinfo=None)
+
+
+def open_tickets_of(sql: Sql, email: str, limit: int = 20) -> list[TicketFacts]:
+    """A customer's tickets that are not closed, newest first."""
+    rows = sql.all(
+        f"SELECT {TICKET_COLUMNS} WHERE c.email = ? AND t.status IN ('new', 'open', 'pending')"
+        " AND t.merged_into IS NULL ORDER BY t.number DESC LIMIT ?",
+        email.lower(),
+        limit,
+    )
+    return [TicketFacts(*row) for row in rows]
