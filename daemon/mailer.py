@@ -131,6 +131,28 @@ class Mailer:
             for agent in self.watchers(ticket, except_agent=author)
         ]
 
+    def assignment_notices(
+        self,
+        ticket: TicketFacts,
+        assignee: str,
+        by: str,
+        cause: str,
+        thread_ids: list[str],
+    ) -> list[OutgoingMail]:
+        """Tell an agent that a ticket was assigned to them."""
+        agent = self.rules.agents.get(assignee)
+        if agent is None or not is_deliverable_address(agent.address):
+            return []
+        extra = {"author": by}
+        thread = Thread.of(thread_ids)
+        return [
+            _rendered(
+                lambda: self.composer.agent_notice(
+                    ticket, agent, "notify_assigned", cause, thread, extra
+                )
+            )
+        ]
+
     def command_errors(
         self, ticket: TicketFacts, agent: Agent, errors: list[str], cause: str
     ) -> OutgoingMail:

@@ -48,6 +48,7 @@ class AgentMailer(Protocol):
     def customer_status(self, *args: object) -> OutgoingMail: ...
     def note_notices(self, *args: object) -> list[OutgoingMail]: ...
     def vendor_forward(self, *args: object) -> OutgoingMail: ...
+    def assignment_notices(self, *args: object) -> list[OutgoingMail]: ...
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,7 @@ def apply_agent_mail(
     )
     status = commands.get("status")
     _apply_fields(sql, ticket, commands, msg.sender, actor)
+    assigned = _newly_assigned(sql, ticket, msg.sender)
     answered = not note and bool(text)
     if answered:
         record_first_response(sql, ticket.id, actor, msg.now)
@@ -159,6 +161,11 @@ def apply_agent_mail(
         names = [a.filename for a in mail.attachments if not a.inline]
         for notice in mailer.note_notices(
             ticket, msg.sender.name, text, names, mail.message_id, thread
+        ):
+            queue_mail(sql, ticket.id, notice)
+    if assigned is not None:
+        for notice in mailer.assignment_notices(
+            ticket, assigned, msg.sender.name, mail.message_id, thread
         ):
             queue_mail(sql, ticket.id, notice)
     if "tier" in commands and ticket.tier == 4:
@@ -254,6 +261,12 @@ def _apply_fields(
         _change_tags(sql, ticket.id, commands["tags"].args, actor)
     if "merge" in commands:
         _merge(sql, ticket, int(commands["merge"].args[0]), actor)
+
+
+def _newly_assigned(sql: Sql, before: TicketFacts, author: Agent) -> str | None:
+    """The agent a command just assigned the ticket to, unless it is the author."""
+    now = sql.scalar("SELECT assignee FROM ticket WHERE id = ?", before.id)
+    return now if now and now != before.assignee and now != author.name else None
 
 
 def _change_tags(

@@ -432,3 +432,32 @@ def test_reply_soon_after_resolving_reopens(desk):
 
     assert (outcome.outcome, outcome.ticket) == ("appended", 1)
     assert Ticket.get_by_id(ticket.id).status == "open"
+
+
+def test_assigning_a_ticket_tells_the_new_assignee(desk):
+    new_ticket(desk)
+    reply_to = desk.notice_for("alice@acme.example")["Reply-To"].addresses[0].addr_spec
+
+    desk.receive(desk.agent_mail("alice@acme.example", reply_to, "#assign carol"))
+
+    [notice] = desk.outbox("notify_assigned")
+    assert notice["To"].addresses[0].addr_spec == "carol@acme.example"
+    assert "Alice" in body(notice) or "alice" in body(notice)
+    assert Ticket.get().assignee == "carol"
+
+
+def test_pending_with_a_question_tells_the_customer_we_wait(desk):
+    new_ticket(desk)
+    reply_to = desk.notice_for("alice@acme.example")["Reply-To"].addresses[0].addr_spec
+
+    desk.receive(
+        desk.agent_mail(
+            "alice@acme.example", reply_to, "#status pending\nWhich model is it?"
+        )
+    )
+
+    [answer] = desk.outbox("reply")
+    assert "Which model is it?" in body(answer) and "waiting for your answer" in body(
+        answer
+    )
+    assert Ticket.get().status == "pending"
