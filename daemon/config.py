@@ -81,6 +81,15 @@ class SupportConfig:
         ),
         default_factory=lambda: ["status", "статус"],
     )
+    secret_file: Path | None = field(
+        **_help(
+            "file with the secret that signs reply addresses; default: one kept in the database"
+        ),
+        default=None,
+    )
+    secret_env: str | None = field(
+        **_help("environment variable with that secret instead"), default=None
+    )
 
     @property
     def sender(self) -> str:
@@ -367,6 +376,7 @@ def secret_problems(config: Config, environ: dict[str, str]) -> list[Problem]:
     sources += [
         (f"imap {m.name!r}", m.password_file, m.password_env) for m in config.imap
     ]
+    sources.append(("support", config.support.secret_file, config.support.secret_env))
     problems = []
     for what, file, env in sources:
         if file is not None and not file.is_file():
@@ -407,6 +417,7 @@ def _resolve_paths(config: Config, base: Path, source: str) -> Config:
             password_file=fix(config.outgoing.password_file),
         ),
         imap=[replace(m, password_file=fix(m.password_file)) for m in config.imap],
+        support=replace(config.support, secret_file=fix(config.support.secret_file)),
         smtp=replace(
             config.smtp,
             unix_socket=fix(config.smtp.unix_socket),

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 
 from peewee import Database
 
 from daemon.compose import Composer
-from daemon.config import Config
+from daemon.config import Config, read_secret
 from daemon.parsing import ParseRunner
 from daemon.pipeline import Pipeline
 from daemon.sender import Sender
@@ -53,7 +54,15 @@ def open_runtime(
     templates = Templates(
         config.templates_dir, tuple(support.languages), support.default_language
     )
-    composer = Composer(support, templates, instance_id(db), reply_secret(db))
+    secret = read_secret(
+        None, support.secret_file, support.secret_env, dict(os.environ)
+    )
+    composer = Composer(
+        support,
+        templates,
+        instance_id(db),
+        secret.encode() if secret else reply_secret(db),
+    )
     sql = Sql(db)
     parser = ParseRunner(config.pipeline.parse_workers, config.pipeline.parse_timeout)
     pipeline = Pipeline(

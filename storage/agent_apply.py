@@ -35,7 +35,10 @@ from storage.tickets import (
     ticket_by_number,
 )
 
-CUSTOMER_SHOULD_KNOW = ("resolved", "closed")
+CUSTOMER_SHOULD_KNOW = (
+    "resolved",
+    "closed",
+)  # and "pending" when the answer asks a question
 
 
 class AgentMailer(Protocol):
@@ -146,15 +149,18 @@ def apply_agent_mail(
             sql,
             ticket,
             lambda: mailer.agent_reply(
-                ticket, msg.sender, text, files, thread, mail.message_id, new_status
+                ticket, msg.sender, text, files, thread, mail.message_id, None
             ),
         )
-    elif status and status.args[0] in CUSTOMER_SHOULD_KNOW and not note:
+        thread = conversation(sql, ticket.id)
+    told = status.args[0] if status and not note else None
+    if told in CUSTOMER_SHOULD_KNOW or (told == "pending" and answered):
+        # a status reply of its own, after the answer (pending: only when the answer asks something)
         _queue(
             sql,
             ticket,
             lambda: mailer.customer_status(
-                ticket, status.args[0], mail.message_id, thread
+                ticket, told, f"{mail.message_id}/status", thread
             ),
         )
     if note and text:

@@ -72,7 +72,7 @@ def _ticket_of_first_known(sql: Sql, ids: list[str]) -> int | None:
 
 
 # what the customer saw: their own mail and ours to them, not agent notices or notes
-CONVERSATION_KINDS = ("customer", "ack", "reply", "resolved", "closed")
+CONVERSATION_KINDS = ("customer", "ack", "reply", "resolved", "closed", "pending")
 
 
 def conversation(sql: Sql, ticket_id: int, limit: int = 10) -> list[str]:

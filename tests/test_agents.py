@@ -156,6 +156,9 @@ def test_agent_answer_reaches_the_customer_clean_and_threaded(desk):
         read(answer["Reply-To"].addresses[0].addr_spec, OURS, desk.secret).role
         == "customer"
     )
+    [status_mail] = desk.outbox("resolved")
+    assert status_mail["To"].addresses[0].addr_spec == "alice@customer.example"
+    assert status_mail["In-Reply-To"] == answer["Message-ID"]
     ticket = Ticket.get_by_id(ticket.id)
     assert ticket.status == "resolved" and ticket.first_response_at is not None
     stored = Message.get(Message.kind == "agent_reply")
@@ -457,7 +460,67 @@ def test_pending_with_a_question_tells_the_customer_we_wait(desk):
     )
 
     [answer] = desk.outbox("reply")
-    assert "Which model is it?" in body(answer) and "waiting for your answer" in body(
-        answer
-    )
+    [waiting] = desk.outbox("pending")
+    assert "Which model is it?" in body(answer)
+    assert "we need your answer" in body(waiting)
     assert Ticket.get().status == "pending"
+
+
+def test_pending_without_a_question_tells_the_customer_nothing(desk):
+    new_ticket(desk)
+    reply_to = desk.notice_for("alice@acme.example")["Reply-To"].addresses[0].addr_spec
+
+    desk.receive(desk.agent_mail("alice@acme.example", reply_to, "#status pending"))
+
+    assert desk.outbox("reply") == [] and desk.outbox("pending") == []
+
+
+def test_subject_suffix_commands_work_like_command_lines(desk):
+    new_ticket(desk)
+    reply_to = desk.notice_for("alice@acme.example")["Reply-To"].addresses[0].addr_spec
+
+    desk.receive(
+        desk.agent_mail(
+            "alice@acme.example",
+            reply_to,
+            "",
+            subject="Re: printer [status=resolved;priority=low]",
+        )
+    )
+
+    ticket = Ticket.get()
+    assert (ticket.status, ticket.priority) == ("resolved", "low")
+    assert len(desk.outbox("resolved")) == 1
+
+
+def test_agent_attachments_go_along_to_the_customer(desk):
+    new_ticket(desk)
+    reply_to = desk.notice_for("alice@acme.example")["Reply-To"].addresses[0].addr_spec
+    raw = (
+        "From: Alice <alice@acme.example>\r\n"
+        f"To: {reply_to}\r\nSubject: Re: manual\r\nMessage-ID: <att-1@acme.example>\r\n"
+        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHere is the manual.\r\n"
+        "--b\r\nContent-Type: application/pdf\r\n"
+        'Content-Disposition: attachment; filename="Руководство.pdf"\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b--\r\n"
+    ).encode()
+
+    desk.receive(raw)
+
+    [answer] = desk.outbox("reply")
+    [attachment] = list(answer.iter_attachments())
+    assert attachment.get_filename() == "Руководство.pdf"
+    assert attachment.get_content() == b"%PDF-1.4\n"
+
+
+def test_the_signing_secret_can_come_from_a_file(tmp_path, sqlite_url):
+    secret = tmp_path / "secret"
+    secret.write_text("a-shared-secret-for-two-instances\n")
+    config = make_config(tmp_path, sqlite_url)
+    runtime = open_runtime(
+        replace(config, support=replace(config.support, secret_file=secret))
+    )
+
+    assert runtime.pipeline.composer.secret == b"a-shared-secret-for-two-instances"
+    runtime.close()
