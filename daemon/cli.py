@@ -4,37 +4,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from peewee import DatabaseError
 
+from daemon import admin
 from daemon.checks import run_checks
-from daemon.config import Config, load_config
+from daemon.config import Config
+from daemon.config_load import load_config
 from daemon.inject import EX_TEMPFAIL, inject, inputs
-from daemon.reports import (
-    format_rows,
-    format_ticket_detail,
-    format_ticket_list,
-    outbox_rows,
-    spool_rows,
-    ticket_detail,
-    ticket_rows,
-)
 from daemon.runtime import Runtime, configure_logging, open_runtime
-from rules.explain import explain_message, format_explanation
-from rules.load import load_rules
 from rules.yamlsource import SourceError
-from storage import spool
-from storage.changes import change_field, change_status, record_first_response
 from storage.db import StorageError, open_database
 from storage.schema import SchemaError, upgrade
-from storage.tickets import ticket_by_number
 
 EX_USAGE = 64
 EX_NOTFOUND = 1
@@ -127,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "file", nargs="?", help="rules file (default: the one the config names)"
     )
-    p.set_defaults(handler=_rules_check, needs_storage=False)
+    p.set_defaults(handler=admin.rules_check, needs_storage=False)
     p = rules.add_parser(
         "test", parents=[common], help="show which rules a message matches, and why"
     )
@@ -143,7 +127,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="as if the sender had written before",
     )
-    p.set_defaults(handler=_rules_test, needs_storage=False)
+    p.set_defaults(handler=admin.rules_test, needs_storage=False)
 
     p = command(
         "check-config",
@@ -159,13 +143,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--status", help="only tickets with this status")
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=_tickets_list)
+    p.set_defaults(handler=admin.tickets_list)
     p = tickets.add_parser(
         "show", parents=[common], help="one ticket with its messages and timeline"
     )
     p.add_argument("number", type=int)
     p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=_tickets_show)
+    p.set_defaults(handler=admin.tickets_show)
     p = tickets.add_parser(
         "update", parents=[common], help="change a ticket (each change is an event)"
     )
@@ -183,7 +167,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--by", default="admin", help="who made the change, for the timeline"
     )
-    p.set_defaults(handler=_tickets_update, needs_rules=True)
+    p.set_defaults(handler=admin.tickets_update, needs_rules=True)
 
     box = sub.add_parser("outbox", help="outgoing mail").add_subparsers(
         title="outbox commands"
@@ -191,7 +175,7 @@ def _parser() -> argparse.ArgumentParser:
     p = box.add_parser("list", parents=[common], help="outgoing mail, newest first")
     p.add_argument("--state", choices=["pending", "sent", "failed"])
     p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=_outbox_list)
+    p.set_defaults(handler=admin.outbox_list)
 
     sp = sub.add_parser(
         "spool", help="received raw mail and quarantine"
@@ -200,19 +184,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--state", choices=["new", "done", "quarantined"])
     p.add_argument("--limit", type=int, default=100)
     p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=_spool_list)
+    p.set_defaults(handler=admin.spool_list)
     p = sp.add_parser(
         "retry",
         parents=[common],
         help="put quarantined messages back into the pipeline",
     )
     p.add_argument("ids", type=int, nargs="+")
-    p.set_defaults(handler=_spool_retry)
+    p.set_defaults(handler=admin.spool_retry)
     p = sp.add_parser(
         "show", parents=[common], help="print a spooled message's raw bytes"
     )
     p.add_argument("id", type=int)
-    p.set_defaults(handler=_spool_show)
+    p.set_defaults(handler=admin.spool_show)
 
     db = sub.add_parser("db", help="database schema").add_subparsers(
         title="db commands"
@@ -279,173 +263,6 @@ def _check_config(args: argparse.Namespace, runtime: Runtime) -> int:
     for check in checks:
         print(check)
     return 0 if all(check.ok for check in checks) else 1
-
-
-def _emit(args: argparse.Namespace, data: Any, text: Callable[[Any], str]) -> None:
-    if args.json:
-        print(json.dumps(data, ensure_ascii=False, indent=None))
-    else:
-        print(text(data))
-
-
-def _tickets_list(args: argparse.Namespace, runtime: Runtime) -> int:
-    _emit(args, ticket_rows(args.status, args.limit), format_ticket_list)
-    return 0
-
-
-def _tickets_show(args: argparse.Namespace, runtime: Runtime) -> int:
-    detail = ticket_detail(args.number)
-    if detail is None:
-        print(f"tierdesk: no ticket {args.number}", file=sys.stderr)
-        return EX_NOTFOUND
-    _emit(args, detail, format_ticket_detail)
-    return 0
-
-
-def _tickets_update(args: argparse.Namespace, runtime: Runtime) -> int:
-    ticket = ticket_by_number(runtime.sql, args.number)
-    if ticket is None:
-        print(f"tierdesk: no ticket {args.number}", file=sys.stderr)
-        return EX_NOTFOUND
-    rules = runtime.pipeline.rules
-    if args.queue is not None and args.queue not in rules.queues:
-        print(
-            f"tierdesk: unknown queue {args.queue!r}; known: {', '.join(sorted(rules.queues))}",
-            file=sys.stderr,
-        )
-        return EX_USAGE
-    if args.assign and args.assign not in rules.agents:
-        print(
-            f"tierdesk: unknown agent {args.assign!r}; known: {', '.join(sorted(rules.agents))}",
-            file=sys.stderr,
-        )
-        return EX_USAGE
-    actor = f"admin:{args.by}"
-    now = datetime.now(UTC)
-    changed = []
-    with runtime.db.atomic():
-        fields = {"tier": args.tier, "queue": args.queue, "priority": args.priority}
-        if args.assign is not None:
-            fields["assignee"] = args.assign or None
-        for field, value in fields.items():
-            wanted = value is not None or field == "assignee"
-            if wanted and change_field(runtime.sql, ticket.id, field, value, actor):
-                changed.append(f"{field} {value}")
-        if args.status and change_status(
-            runtime.sql, ticket.id, args.status, actor, rules.sla, now
-        ):
-            changed.append(f"status {args.status}")
-        if args.responded and record_first_response(runtime.sql, ticket.id, actor, now):
-            changed.append("first response recorded")
-    print(
-        f"ticket {args.number}: "
-        + (", ".join(changed) if changed else "nothing to change")
-    )
-    return 0
-
-
-def _outbox_list(args: argparse.Namespace, runtime: Runtime) -> int:
-    columns = ["id", "ticket", "kind", "state", "attempts", "to", "last_error"]
-    _emit(args, outbox_rows(args.state), lambda rows: format_rows(rows, columns))
-    return 0
-
-
-def _spool_list(args: argparse.Namespace, runtime: Runtime) -> int:
-    columns = [
-        "id",
-        "received_at",
-        "source",
-        "state",
-        "outcome",
-        "ticket",
-        "size",
-        "message_id",
-        "error",
-    ]
-    _emit(
-        args,
-        spool_rows(args.state, args.limit),
-        lambda rows: format_rows(rows, columns),
-    )
-    return 0
-
-
-def _spool_retry(args: argparse.Namespace, runtime: Runtime) -> int:
-    count = spool.retry(runtime.sql, args.ids)
-    print(
-        f"{count} message(s) back in the queue; the daemon processes them within seconds"
-    )
-    return 0 if count else EX_NOTFOUND
-
-
-def _spool_show(args: argparse.Namespace, runtime: Runtime) -> int:
-    item = spool.load(runtime.sql, args.id)
-    if item is None:
-        print(f"tierdesk: no spool item {args.id}", file=sys.stderr)
-        return EX_NOTFOUND
-    sys.stdout.buffer.write(item.raw)
-    return 0
-
-
-def _rules_file(config: Config, given: str | None) -> str | None:
-    path = given or (str(config.rules) if config.rules else None)
-    if path is None:
-        print(
-            "tierdesk: no rules file given, and the config names none (built-in routing is in use)",
-            file=sys.stderr,
-        )
-    return path
-
-
-def _rules_check(args: argparse.Namespace, config: Config) -> int:
-    path = _rules_file(config, args.file)
-    if path is None:
-        return EX_USAGE
-    try:
-        ruleset = load_rules(path, tuple(config.support.languages))
-    except SourceError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    print(
-        f"{path}: ok: {len(ruleset.rules)} rule(s), {len(ruleset.agents)} agent(s), "
-        f"{len(ruleset.sla)} SLA polic(ies), {len(ruleset.examples)} example(s) passed"
-    )
-    return 0
-
-
-def _rules_test(args: argparse.Namespace, config: Config) -> int:
-    path = _rules_file(config, args.rules)
-    if path is None:
-        return EX_USAGE
-    try:
-        ruleset = load_rules(path, tuple(config.support.languages), run_tests=False)
-    except SourceError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=ZoneInfo(ruleset.timezone))
-    reports = []
-    for name in args.messages:
-        raw = Path(name).read_bytes()
-        reports.append(
-            explain_message(
-                ruleset,
-                raw,
-                name=name,
-                own_addresses=frozenset(a.lower() for a in config.support.addresses),
-                languages=tuple(config.support.languages),
-                default_language=config.support.default_language,
-                now=now,
-                mailbox=args.mailbox,
-                known_customer=args.known_customer,
-            )
-        )
-    if args.json:
-        print(json.dumps(reports, ensure_ascii=False, indent=2))
-    else:
-        print("\n\n".join(format_explanation(r) for r in reports))
-    return 0
 
 
 def _db_upgrade(args: argparse.Namespace, config: Config) -> int:

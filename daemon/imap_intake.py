@@ -23,7 +23,8 @@ from contextlib import suppress
 from imapclient import DELETED, SEEN, IMAPClient, SocketTimeout
 from imapclient.exceptions import IMAPClientError, LoginError
 
-from daemon.config import ImapMailboxConfig, read_secret
+from daemon.config import ImapMailboxConfig
+from daemon.config_load import read_secret
 from storage.db import StorageError
 from storage.imap_state import load_checkpoint, spool_fetched
 from storage.sql import Sql

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from peewee import Database
 
 from daemon.compose import Composer
-from daemon.config import Config, read_secret
+from daemon.config import Config
+from daemon.config_load import read_secret
 from daemon.parsing import ParseRunner
 from daemon.pipeline import Pipeline
 from daemon.sender import Sender

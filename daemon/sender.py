@@ -18,7 +18,8 @@ from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 
-from daemon.config import OutgoingConfig, read_secret
+from daemon.config import OutgoingConfig
+from daemon.config_load import read_secret
 from storage import outbox
 from storage.outbox import OutboxRow
 from storage.sql import Sql

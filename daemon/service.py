@@ -23,7 +23,8 @@ from pathlib import Path
 from aiosmtpd.smtp import SMTP
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from daemon.config import Config, SmtpListenConfig, load_config
+from daemon.config import Config, SmtpListenConfig
+from daemon.config_load import load_config
 from daemon.imap_intake import MailboxPoller
 from daemon.runtime import Runtime, load_configured_rules
 from daemon.sla_sweep import SlaSweeper

@@ -22,8 +22,14 @@ from parsers.parsed import ParsedMail
 from parsers.quotes import strip_quoted
 from parsers.reply_address import ReplyTarget
 from rules.model import Agent, RuleSet
+from storage.agent_commands import (
+    apply_field_commands,
+    check_commands,
+    newly_assigned,
+    vendor_for,
+)
 from storage.apply import CannotCompose, Outcome, queue_mail
-from storage.changes import change_field, change_status, record_first_response
+from storage.changes import change_status, record_first_response
 from storage.outbox import OutgoingMail
 from storage.sql import Sql
 from storage.threads import conversation
@@ -82,7 +88,7 @@ def apply_agent_mail(
         )
     if msg.target.role == "vendor":
         return _vendor_note(sql, ticket, msg, mailer)
-    errors = list(msg.commands.errors) + _check(
+    errors = list(msg.commands.errors) + check_commands(
         msg.commands.commands, rules, ticket, sql
     )
     if errors:
@@ -129,8 +135,8 @@ def apply_agent_mail(
         detail=f"{len(text)} characters, {len(mail.attachments)} attachment(s)",
     )
     status = commands.get("status")
-    _apply_fields(sql, ticket, commands, msg.sender, actor)
-    assigned = _newly_assigned(sql, ticket, msg.sender)
+    apply_field_commands(sql, ticket, commands, msg.sender, actor)
+    assigned = newly_assigned(sql, ticket, msg.sender)
     answered = not note and bool(text)
     if answered:
         record_first_response(sql, ticket.id, actor, msg.now)
@@ -186,149 +192,6 @@ def apply_agent_mail(
     )
 
 
-def _check(
-    commands: tuple[Command, ...], rules: RuleSet, ticket: TicketFacts, sql: Sql
-) -> list[str]:
-    """Mistakes only the rules and the database can see: names, tickets, vendors."""
-    errors = []
-    where = lambda c: f"line {c.line}" if c.line else "subject"
-    by_name = {c.name: c for c in commands}
-    for command in commands:
-        value = command.args[0] if command.args else ""
-        if (
-            command.name == "assign"
-            and value not in ("me", "none")
-            and value not in rules.agents
-        ):
-            errors.append(
-                f"{where(command)}: #assign: unknown agent {value!r}; agents: {', '.join(sorted(rules.agents))}"
-            )
-        if command.name == "queue" and value not in rules.queues:
-            errors.append(
-                f"{where(command)}: #queue: unknown queue {value!r}; queues: {', '.join(sorted(rules.queues))}"
-            )
-        if command.name == "vendor" and value not in _vendors(rules):
-            errors.append(
-                f"{where(command)}: #vendor: unknown vendor {value!r}; vendors: {', '.join(sorted(_vendors(rules))) or 'none'}"
-            )
-        if command.name == "merge":
-            if int(value) == ticket.number:
-                errors.append(
-                    f"{where(command)}: #merge: a ticket cannot be merged into itself"
-                )
-            elif ticket_by_number(sql, int(value)) is None:
-                errors.append(f"{where(command)}: #merge: there is no ticket {value}")
-    tier = by_name.get("tier")
-    if (
-        tier
-        and tier.args[0] == "4"
-        and _vendor_for(rules, ticket.queue, by_name.get("vendor")) is None
-    ):
-        errors.append(
-            f"{where(tier)}: #tier 4 needs a vendor: add '#vendor <name>' or give queue {ticket.queue!r} one"
-        )
-    return errors
-
-
-def _vendors(rules: RuleSet) -> dict[str, Agent]:
-    return {name: agent for name, agent in rules.agents.items() if agent.tier == 4}
-
-
-def _vendor_for(rules: RuleSet, queue: str, command: Command | None) -> Agent | None:
-    vendors = _vendors(rules)
-    if command is not None:
-        return vendors.get(command.args[0])
-    return vendors.get(rules.queue_vendors.get(queue, ""))
-
-
-def _apply_fields(
-    sql: Sql,
-    ticket: TicketFacts,
-    commands: dict[str, Command],
-    agent: Agent,
-    actor: str,
-) -> None:
-    for name, field in (("tier", "tier"), ("priority", "priority"), ("queue", "queue")):
-        if name in commands:
-            value: object = commands[name].args[0]
-            change_field(
-                sql, ticket.id, field, int(value) if name == "tier" else value, actor
-            )
-    if "assign" in commands:
-        who = commands["assign"].args[0]
-        change_field(
-            sql,
-            ticket.id,
-            "assignee",
-            {"me": agent.name, "none": None}.get(who, who),
-            actor,
-        )
-    if "tags" in commands:
-        _change_tags(sql, ticket.id, commands["tags"].args, actor)
-    if "merge" in commands:
-        _merge(sql, ticket, int(commands["merge"].args[0]), actor)
-
-
-def _newly_assigned(sql: Sql, before: TicketFacts, author: Agent) -> str | None:
-    """The agent a command just assigned the ticket to, unless it is the author."""
-    now = sql.scalar("SELECT assignee FROM ticket WHERE id = ?", before.id)
-    return now if now and now != before.assignee and now != author.name else None
-
-
-def _change_tags(
-    sql: Sql, ticket_id: int, changes: tuple[str, ...], actor: str
-) -> None:
-    old = (sql.scalar("SELECT tags FROM ticket WHERE id = ?", ticket_id) or "").split()
-    tags = list(old)
-    for change in changes:
-        tag = change[1:].lower()
-        if change.startswith("-"):
-            tags = [t for t in tags if t != tag]
-        elif tag not in tags:
-            tags.append(tag)
-    if tags != old:
-        sql.run("UPDATE ticket SET tags = ? WHERE id = ?", " ".join(tags), ticket_id)
-        record_event(
-            sql,
-            ticket_id,
-            actor,
-            "tags",
-            field="tags",
-            old=" ".join(old),
-            new=" ".join(tags),
-        )
-
-
-def _merge(sql: Sql, ticket: TicketFacts, into: int, actor: str) -> None:
-    """Move this ticket's messages and history into `into`; this one closes and points there."""
-    target = ticket_by_number(sql, into)
-    assert target is not None
-    sql.run(
-        "UPDATE message SET ticket_id = ? WHERE ticket_id = ?", target.id, ticket.id
-    )
-    sql.run(
-        "UPDATE ticket SET merged_into = ?, status = 'closed' WHERE id = ?",
-        target.id,
-        ticket.id,
-    )
-    record_event(
-        sql,
-        ticket.id,
-        actor,
-        "merged",
-        field="merged_into",
-        new=into,
-        detail=f"merged into #{into}",
-    )
-    record_event(
-        sql,
-        target.id,
-        actor,
-        "merged",
-        detail=f"ticket #{ticket.number} merged into this one",
-    )
-
-
 def _hand_to_vendor(
     sql: Sql,
     ticket: TicketFacts,
@@ -339,7 +202,7 @@ def _hand_to_vendor(
     mailer: AgentMailer,
     actor: str,
 ) -> None:
-    vendor = _vendor_for(rules, ticket.queue, commands.get("vendor"))
+    vendor = vendor_for(rules, ticket.queue, commands.get("vendor"))
     assert vendor is not None
     summary = sql.scalar(
         "SELECT text FROM message WHERE ticket_id = ? AND kind = 'customer' ORDER BY id DESC LIMIT 1",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.config import load_config
+from daemon.config_load import load_config
 from rules.yamlsource import SourceError
 
 
