@@ -58,8 +58,10 @@ class Thread:
     @staticmethod
     def under(mail: ParsedMail) -> Thread:
         """Threaded as a reply to `mail`."""
-        thread = Thread.of([*mail.references, mail.message_id])
-        answered = mail.message_id if mail.message_id.isascii() else None
+        # an id we made up for a mail without one means nothing to the customer's client
+        own = [] if mail.message_id_synthesized else [mail.message_id]
+        thread = Thread.of([*mail.references, *own])
+        answered = own[0] if own and own[0].isascii() else None
         return Thread(answered, thread.references)
 
     @staticmethod

@@ -96,3 +96,6 @@ def configure_logging(level: str) -> None:
     # part type it skips and every header it cannot decode (we keep those as defects)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("mailparser").setLevel(logging.ERROR)
+    logging.getLogger("mail.log").setLevel(
+        logging.WARNING
+    )  # aiosmtpd: every dropped connection

@@ -288,3 +288,11 @@ def test_utf8_message_ids_do_not_break_the_acknowledgement(ingest):
     [ack] = outbox_mails()
     assert ack["In-Reply-To"] is None  # a UTF-8 id needs SMTPUTF8 end to end: left out
     assert ack["References"] == "<plain@x.example>"
+
+
+def test_ack_to_a_mail_without_message_id_does_not_reference_a_made_up_one(ingest):
+    ingest("no_message_id.eml")
+
+    [ack] = outbox_mails()
+    assert ack["In-Reply-To"] is None
+    assert "missing-message-id" not in (ack["References"] or "")
