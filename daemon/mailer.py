@@ -81,7 +81,9 @@ class Mailer:
     ) -> list[Agent]:
         """Who hears about a ticket: its assignee, else the agents of its tier."""
         assignee = self.rules.agents.get(ticket.assignee or "")
-        agents = [assignee] if assignee else self.rules.agents_of_tier(ticket.tier)
+        agents = (
+            [assignee] if assignee else self.rules.agents_for(ticket.tier, ticket.queue)
+        )
         return [
             a
             for a in agents

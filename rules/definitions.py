@@ -293,3 +293,29 @@ def sla_targets(
         if seconds is not INVALID:
             out[priority] = float(seconds)
     return out
+
+
+def queue_groups(
+    nodes: list[Located],
+    queues: set[str],
+    groups: dict[str, tuple[str, ...]],
+    problems: list[Problem],
+) -> dict[str, str]:
+    """Which group hears about a queue's tickets (instead of the whole tier)."""
+    out = {}
+    for queue, node in mappings(nodes, "queue_groups", problems):
+        if queue not in queues:
+            problems.append(
+                node.problem(
+                    f"queue_groups: unknown queue {queue!r}{suggest(queue, queues)}"
+                )
+            )
+        elif node.value not in groups:
+            problems.append(
+                node.problem(
+                    f"queue_groups: unknown group {node.value!r}{suggest(str(node.value), groups)}"
+                )
+            )
+        else:
+            out[queue] = str(node.value)
+    return out

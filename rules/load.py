@@ -24,6 +24,9 @@ from rules.definitions import (
     groups as read_groups,
 )
 from rules.definitions import (
+    queue_groups as read_queue_groups,
+)
+from rules.definitions import (
     queue_vendors as read_queue_vendors,
 )
 from rules.definitions import (
@@ -60,6 +63,7 @@ TOP_KEYS = (
     "groups",
     "tiers",
     "queue_vendors",
+    "queue_groups",
     "vip",
     "vip_file",
     "sla",
@@ -149,6 +153,9 @@ def _build(
     agents = read_agents(sections.get("agents", []), problems)
     groups = read_groups(sections.get("groups", []), agents, problems)
     tier_groups = read_tier_groups(sections.get("tiers", []), groups, problems)
+    queue_groups = read_queue_groups(
+        sections.get("queue_groups", []), queues, groups, problems
+    )
     queue_vendors = read_queue_vendors(
         sections.get("queue_vendors", []), queues, agents, problems
     )
@@ -189,6 +196,7 @@ def _build(
         groups=groups,
         tier_groups=tier_groups,
         queue_vendors=queue_vendors,
+        queue_groups=queue_groups,
         vip=tuple(v.lower() for v in vip),
         vip_patterns=tuple(re.compile(fnmatch.translate(v.lower())) for v in vip),
         sla=sla,

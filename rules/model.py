@@ -152,6 +152,7 @@ class RuleSet:
     vip: tuple[str, ...] = ()
     vip_patterns: tuple[re.Pattern[str], ...] = ()
     queue_vendors: dict[str, str] = field(default_factory=dict)
+    queue_groups: dict[str, str] = field(default_factory=dict)
     sla: dict[str, SlaPolicy] = field(default_factory=dict)
     calendars: dict[str, BusinessHours] = field(default_factory=dict)
     timezone: str = "UTC"
@@ -167,6 +168,13 @@ class RuleSet:
             if agent.address == address and agent.tier < 4:
                 return agent
         return None
+
+    def agents_for(self, tier: int, queue: str) -> list[Agent]:
+        """Who hears about a ticket on `tier` in `queue`: the queue's group if it has one."""
+        group = self.queue_groups.get(queue)
+        if group is not None:
+            return [self.agents[name] for name in self.groups.get(group, ())]
+        return self.agents_of_tier(tier)
 
     def agents_of_tier(self, tier: int) -> list[Agent]:
         """The agents who are told about tickets on `tier`."""

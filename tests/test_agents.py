@@ -23,7 +23,13 @@ agents:
   carol: {address: carol@acme.example, name: Carol White, tier: 2}
   acmevendor: {address: help@vendor.example, name: Vendor Desk, tier: 4}
 queue_vendors: {hardware: acmevendor}
-rules: []
+groups:
+  printer-people: [bob]
+queue_groups: {hardware: printer-people}
+rules:
+  - name: printers by subject
+    when: {subject: printer 7}
+    then: {queue: hardware}
 """
 OURS = frozenset({"support@example.com"})
 
@@ -524,3 +530,14 @@ def test_the_signing_secret_can_come_from_a_file(tmp_path, sqlite_url):
 
     assert runtime.pipeline.composer.secret == b"a-shared-secret-for-two-instances"
     runtime.close()
+
+
+def test_a_queue_with_its_own_group_notifies_that_group_not_the_tier(desk):
+    raw = fixture_bytes("flow/new_request.eml").replace(
+        b"Printer on floor 3", b"Printer 7 on floor 3"
+    )
+
+    desk.receive(raw)
+
+    notified = sorted(m["To"].addresses[0].addr_spec for m in desk.outbox("notify_new"))
+    assert notified == ["bob@acme.example"]
