@@ -282,13 +282,8 @@ class Pipeline:
                 ticket.id if ticket else None,
             )
         if find_duplicate(self.sql, mail.message_id):
-            ticket = ticket_by_number(self.sql, target.ticket)
-            return Outcome(
-                "duplicate",
-                target.ticket,
-                mail.message_id,
-                "Message-ID already stored",
-                ticket.id if ticket else None,
+            return Outcome.duplicate(
+                ticket_by_number(self.sql, target.ticket), mail.message_id
             )
         commands = parse_commands(mail.text, parsed.subject.args)
         message = AgentMail(

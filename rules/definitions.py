@@ -177,25 +177,15 @@ def queue_vendors(
     problems: list[Problem],
 ) -> dict[str, str]:
     """Which vendor (a tier-4 agent) a queue's tickets go to on '#tier 4'."""
-    out = {}
     vendors = {name for name, agent in agents.items() if agent.tier == 4}
-    for queue, node in mappings(nodes, "queue_vendors", problems):
-        if queue not in queues:
-            problems.append(
-                node.problem(
-                    f"queue_vendors: unknown queue {queue!r}{suggest(queue, queues)}"
-                )
-            )
-        elif node.value not in vendors:
-            hint = suggest(str(node.value), vendors)
-            problems.append(
-                node.problem(
-                    f"queue_vendors: {node.value!r} is not a vendor (an agent with tier 4){hint}"
-                )
-            )
-        else:
-            out[queue] = str(node.value)
-    return out
+    return _queue_map(
+        nodes,
+        "queue_vendors",
+        queues,
+        vendors,
+        "vendor (an agent with tier 4)",
+        problems,
+    )
 
 
 def vip_files(nodes: list[Located], problems: list[Problem]) -> list[str]:
@@ -302,19 +292,28 @@ def queue_groups(
     problems: list[Problem],
 ) -> dict[str, str]:
     """Which group hears about a queue's tickets (instead of the whole tier)."""
+    return _queue_map(nodes, "queue_groups", queues, set(groups), "group", problems)
+
+
+def _queue_map(
+    nodes: list[Located],
+    key: str,
+    queues: set[str],
+    allowed: set[str],
+    what: str,
+    problems: list[Problem],
+) -> dict[str, str]:
+    """A mapping of queue names to names of one kind, both checked."""
     out = {}
-    for queue, node in mappings(nodes, "queue_groups", problems):
+    for queue, node in mappings(nodes, key, problems):
         if queue not in queues:
             problems.append(
-                node.problem(
-                    f"queue_groups: unknown queue {queue!r}{suggest(queue, queues)}"
-                )
+                node.problem(f"{key}: unknown queue {queue!r}{suggest(queue, queues)}")
             )
-        elif node.value not in groups:
+        elif node.value not in allowed:
+            hint = suggest(str(node.value), allowed)
             problems.append(
-                node.problem(
-                    f"queue_groups: unknown group {node.value!r}{suggest(str(node.value), groups)}"
-                )
+                node.problem(f"{key}: {node.value!r} is not a {what}{hint}")
             )
         else:
             out[queue] = str(node.value)

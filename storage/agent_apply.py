@@ -120,13 +120,7 @@ def apply_agent_mail(
         sql, ticket.id, _cleaned(mail, text), kind, msg.spool_id, msg.recipients
     )
     if stored is None:
-        return Outcome(
-            "duplicate",
-            ticket.number,
-            mail.message_id,
-            "Message-ID already stored",
-            ticket.id,
-        )
+        return Outcome.duplicate(ticket, mail.message_id)
     record_event(
         sql,
         ticket.id,
@@ -238,13 +232,7 @@ def _vendor_note(
         msg.recipients,
     )
     if stored is None:
-        return Outcome(
-            "duplicate",
-            ticket.number,
-            mail.message_id,
-            "Message-ID already stored",
-            ticket.id,
-        )
+        return Outcome.duplicate(ticket, mail.message_id)
     actor = f"vendor:{msg.sender.name}"
     record_event(
         sql,

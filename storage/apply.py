@@ -44,6 +44,18 @@ class Outcome:
     reason: str = ""
     ticket_id: int | None = field(default=None, compare=False)
 
+    @staticmethod
+    def duplicate(ticket: TicketFacts | None, message_id: str) -> Outcome:
+        """The outcome for a Message-ID we stored before."""
+        number = ticket.number if ticket else None
+        return Outcome(
+            "duplicate",
+            number,
+            message_id,
+            "Message-ID already stored",
+            ticket.id if ticket else None,
+        )
+
     def as_json(self) -> str:
         """One JSON line: message_id, outcome, ticket, reason."""
         return json.dumps(
@@ -108,14 +120,7 @@ def apply_incoming(sql: Sql, incoming: Incoming, mailer: Mailer) -> Outcome:
         incoming.decision,
     )
     if match.duplicate:
-        ticket = match.ticket
-        return Outcome(
-            "duplicate",
-            ticket.number if ticket else None,
-            mail.message_id,
-            "Message-ID already stored",
-            ticket.id if ticket else None,
-        )
+        return Outcome.duplicate(match.ticket, mail.message_id)
     if decision.action == "drop":
         return Outcome("ignored", None, mail.message_id, "dropped by a rule")
     if kind.kind is MailKind.LOOP:
@@ -170,13 +175,7 @@ def apply_incoming(sql: Sql, incoming: Incoming, mailer: Mailer) -> Outcome:
         sql, ticket.id, mail, message_kind, incoming.spool_id, incoming.recipients
     )
     if stored is None:
-        return Outcome(
-            "duplicate",
-            ticket.number,
-            mail.message_id,
-            "Message-ID already stored",
-            ticket.id,
-        )
+        return Outcome.duplicate(ticket, mail.message_id)
     if not created:
         record_event(
             sql, ticket.id, actor, "message", detail=f"{message_kind} via {match.via}"
