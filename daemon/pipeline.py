@@ -30,7 +30,7 @@ from parsers.classify import classify
 from parsers.commands import parse_commands
 from parsers.parsed import Classification, MailKind, ParsedMail, SubjectInfo
 from parsers.reply_address import ReplyTarget, signed_target
-from parsers.subject import parse_subject, strip_reply_prefixes
+from parsers.subject import is_status_request, parse_subject
 from rules.decision import Decision
 from rules.model import Agent, RuleSet
 from rules.route import NOT_ROUTED, route
@@ -224,7 +224,9 @@ class Pipeline:
             human
             and match.ticket is None
             and not match.duplicate
-            and self._asks_for_status(mail)
+            and is_status_request(
+                mail.subject, mail.text, self.config.support.status_words
+            )
         ):
             return answer_status_request(self.sql, mail, mailer)
         decision = self._route(parsed, match, now)
@@ -245,15 +247,6 @@ class Pipeline:
             now,
         )
         return apply_incoming(self.sql, incoming, mailer)
-
-    def _asks_for_status(self, mail: ParsedMail) -> bool:
-        """A mail whose subject, or else first line, is just a status word."""
-        words = {w.casefold() for w in self.config.support.status_words}
-        subject = strip_reply_prefixes(mail.subject).strip(" .?!").casefold()
-        if subject:
-            return subject in words
-        first = next((line for line in mail.text.splitlines() if line.strip()), "")
-        return first.strip(" .?!").casefold() in words
 
     def _from_agent(
         self, parsed: Parsed, target: ReplyTarget, mailer: Mailer, now: datetime

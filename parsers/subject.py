@@ -103,3 +103,13 @@ def _split_args(subject: str) -> tuple[str, dict[str, str]]:
     # Groups were cut right to left; apply them left to right so the last wins.
     args = {key: value for group in reversed(groups) for key, value in group}
     return subject[:end], args
+
+
+def is_status_request(subject: str, text: str, words: list[str]) -> bool:
+    """True for a mail whose subject (or, with none, first line) is just a status word."""
+    wanted = {w.casefold() for w in words}
+    title = strip_reply_prefixes(subject).strip(" .?!").casefold()
+    if title:
+        return title in wanted
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    return first.strip(" .?!").casefold() in wanted
