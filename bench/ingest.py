@@ -32,17 +32,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.corpus import generate
-from daemon.config import (
+from tierdesk.daemon.config import (
     Config,
     OutgoingConfig,
     PipelineConfig,
     StorageConfig,
     SupportConfig,
 )
-from daemon.runtime import open_runtime
-from parsers.parse import parse_mail
-from storage import spool
-from storage.models import Ticket
+from tierdesk.daemon.runtime import open_runtime
+from tierdesk.parsers.parse import parse_mail
+from tierdesk.storage import spool
+from tierdesk.storage.models import Ticket
 
 
 def floor(messages: list[bytes], work: Path) -> float:

@@ -23,10 +23,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.corpus import generate
-from parsers.classify import classify
-from parsers.parse import parse_mail
-from rules.load import load_rules
-from rules.match import MatchInput, decide
+from tierdesk.parsers.classify import classify
+from tierdesk.parsers.parse import parse_mail
+from tierdesk.rules.load import load_rules
+from tierdesk.rules.match import MatchInput, decide
 
 TESTS = [
     "sender_domain: 'vendor{i}.example'",

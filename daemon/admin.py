@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from daemon.config import Config
-from daemon.reports import (
+from tierdesk.daemon.config import Config
+from tierdesk.daemon.reports import (
     format_rows,
     format_ticket_detail,
     format_ticket_list,
@@ -21,13 +21,13 @@ from daemon.reports import (
     ticket_detail,
     ticket_rows,
 )
-from daemon.runtime import Runtime
-from rules.explain import explain_message, format_explanation
-from rules.load import load_rules
-from rules.yamlsource import SourceError
-from storage import spool
-from storage.changes import change_field, change_status, record_first_response
-from storage.tickets import ticket_by_number
+from tierdesk.daemon.runtime import Runtime
+from tierdesk.rules.explain import explain_message, format_explanation
+from tierdesk.rules.load import load_rules
+from tierdesk.rules.yamlsource import SourceError
+from tierdesk.storage import spool
+from tierdesk.storage.changes import change_field, change_status, record_first_response
+from tierdesk.storage.tickets import ticket_by_number
 
 EX_USAGE = 64
 EX_NOTFOUND = 1

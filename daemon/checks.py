@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 from imapclient.exceptions import LoginError
 
-from daemon.config import Config
-from daemon.imap_intake import NETWORK_ERRORS, connect
-from daemon.runtime import Runtime
-from daemon.sender import DeliveryError, SmtpTransport
-from storage.schema import current_version
+from tierdesk.daemon.config import Config
+from tierdesk.daemon.intake.imap import NETWORK_ERRORS, connect
+from tierdesk.daemon.outgoing.sender import DeliveryError, SmtpTransport
+from tierdesk.daemon.runtime import Runtime
+from tierdesk.storage.schema import current_version
 
 
 @dataclass(frozen=True)

@@ -10,15 +10,15 @@ from typing import Any
 
 from peewee import DatabaseError
 
-from daemon import admin
-from daemon.checks import run_checks
-from daemon.config import Config
-from daemon.config_load import load_config
-from daemon.inject import EX_TEMPFAIL, inject, inputs
-from daemon.runtime import Runtime, configure_logging, open_runtime
-from rules.yamlsource import SourceError
-from storage.db import StorageError, open_database
-from storage.schema import SchemaError, upgrade
+from tierdesk.daemon import admin
+from tierdesk.daemon.checks import run_checks
+from tierdesk.daemon.config import Config
+from tierdesk.daemon.config_load import load_config
+from tierdesk.daemon.intake.inject import EX_TEMPFAIL, inject, inputs
+from tierdesk.daemon.runtime import Runtime, configure_logging, open_runtime
+from tierdesk.rules.yamlsource import SourceError
+from tierdesk.storage.db import StorageError, open_database
+from tierdesk.storage.schema import SchemaError, upgrade
 
 EX_USAGE = 64
 EX_NOTFOUND = 1
@@ -243,7 +243,7 @@ def _run(args: argparse.Namespace, runtime: Runtime) -> int:
 
 
 async def _serve(runtime: Runtime) -> int:
-    from daemon.service import serve
+    from tierdesk.daemon.service import serve
 
     return await serve(runtime)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from rules.yamlschema import ByteSize, Duration
+from tierdesk.rules.yamlschema import ByteSize, Duration
 
 CONFIG_ENV = "TIERDESK_CONFIG"
 DEFAULT_DATA_DIR = Path("tierdesk-data")

@@ -11,9 +11,9 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from daemon.config import CONFIG_ENV, Config
-from rules.yamlschema import bind
-from rules.yamlsource import Problem, SourceError, load_yaml_file
+from tierdesk.daemon.config import CONFIG_ENV, Config
+from tierdesk.rules.yamlschema import bind
+from tierdesk.rules.yamlsource import Problem, SourceError, load_yaml_file
 
 
 def default_config() -> Config:

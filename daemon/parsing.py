@@ -16,8 +16,8 @@ import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.pool import AsyncResult, Pool
 
-from parsers.parse import parse_mail
-from parsers.parsed import ParsedMail
+from tierdesk.parsers.parse import parse_mail
+from tierdesk.parsers.parsed import ParsedMail
 
 log = logging.getLogger("tierdesk.parsing")
 

@@ -22,33 +22,38 @@ from peewee import (
     OperationalError,
 )
 
-from daemon.compose import Composer
-from daemon.config import Config
-from daemon.mailer import Mailer
-from daemon.parsing import ParseFailure, ParseRunner
-from parsers.classify import classify
-from parsers.commands import parse_commands
-from parsers.parsed import Classification, MailKind, ParsedMail, SubjectInfo
-from parsers.reply_address import ReplyTarget, signed_target
-from parsers.subject import is_status_request, parse_subject
-from rules.decision import Decision
-from rules.model import Agent, RuleSet
-from rules.route import NOT_ROUTED, route
-from rules.sla import deadlines
-from storage import spool
-from storage.agent_apply import AgentMail, apply_agent_mail
-from storage.apply import Incoming, Outcome, answer_status_request, apply_incoming
-from storage.assign import is_known_contact, round_robin
-from storage.db import reset_connection
-from storage.sql import Sql
-from storage.threads import (
+from tierdesk.daemon.config import Config
+from tierdesk.daemon.outgoing.compose import Composer
+from tierdesk.daemon.outgoing.mailer import Mailer
+from tierdesk.daemon.parsing import ParseFailure, ParseRunner
+from tierdesk.parsers.classify import classify
+from tierdesk.parsers.commands import parse_commands
+from tierdesk.parsers.parsed import Classification, MailKind, ParsedMail, SubjectInfo
+from tierdesk.parsers.reply_address import ReplyTarget, signed_target
+from tierdesk.parsers.subject import is_status_request, parse_subject
+from tierdesk.rules.decision import Decision
+from tierdesk.rules.model import Agent, RuleSet
+from tierdesk.rules.route import NOT_ROUTED, route
+from tierdesk.rules.sla import deadlines
+from tierdesk.storage import spool
+from tierdesk.storage.agent_apply import AgentMail, apply_agent_mail
+from tierdesk.storage.apply import (
+    Incoming,
+    Outcome,
+    answer_status_request,
+    apply_incoming,
+)
+from tierdesk.storage.assign import is_known_contact, round_robin
+from tierdesk.storage.db import reset_connection
+from tierdesk.storage.sql import Sql
+from tierdesk.storage.threads import (
     ThreadMatch,
     find_duplicate,
     find_thread,
     resolved_long_ago,
     thread_by_signature,
 )
-from storage.tickets import record_event, ticket_by_number
+from tierdesk.storage.tickets import record_event, ticket_by_number
 
 log = logging.getLogger("tierdesk.pipeline")
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from peewee import fn
 
-from storage import outbox, spool
-from storage.models import Attachment, Event, Message, Ticket
+from tierdesk.storage import outbox, spool
+from tierdesk.storage.models import Attachment, Event, Message, Ticket
 
 
 def _iso(value: datetime | None) -> str | None:

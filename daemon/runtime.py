@@ -8,18 +8,18 @@ from dataclasses import dataclass
 
 from peewee import Database
 
-from daemon.compose import Composer
-from daemon.config import Config
-from daemon.config_load import read_secret
-from daemon.parsing import ParseRunner
-from daemon.pipeline import Pipeline
-from daemon.sender import Sender
-from daemon.templating import Templates
-from rules.load import builtin_rules, load_rules
-from rules.model import RuleSet
-from storage.db import open_database
-from storage.schema import ensure_schema, instance_id, reply_secret
-from storage.sql import Sql
+from tierdesk.daemon.config import Config
+from tierdesk.daemon.config_load import read_secret
+from tierdesk.daemon.outgoing.compose import Composer
+from tierdesk.daemon.outgoing.sender import Sender
+from tierdesk.daemon.outgoing.templating import Templates
+from tierdesk.daemon.parsing import ParseRunner
+from tierdesk.daemon.pipeline import Pipeline
+from tierdesk.rules.load import builtin_rules, load_rules
+from tierdesk.rules.model import RuleSet
+from tierdesk.storage.db import open_database
+from tierdesk.storage.schema import ensure_schema, instance_id, reply_secret
+from tierdesk.storage.sql import Sql
 
 log = logging.getLogger("tierdesk")
 

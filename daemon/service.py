@@ -23,17 +23,17 @@ from pathlib import Path
 from aiosmtpd.smtp import SMTP
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from daemon.config import Config, SmtpListenConfig
-from daemon.config_load import load_config
-from daemon.imap_intake import MailboxPoller
-from daemon.runtime import Runtime, load_configured_rules
-from daemon.sla_sweep import SlaSweeper
-from daemon.smtp_intake import IntakeHandler, IntakeLMTP, IntakeSMTP
-from daemon.spool_writer import SpoolWriter
-from daemon.systemd import sd_notify
-from daemon.templating import Templates
-from daemon.workers import Worker
-from rules.yamlsource import SourceError
+from tierdesk.daemon.config import Config, SmtpListenConfig
+from tierdesk.daemon.config_load import load_config
+from tierdesk.daemon.intake.imap import MailboxPoller
+from tierdesk.daemon.intake.smtp import IntakeHandler, IntakeLMTP, IntakeSMTP
+from tierdesk.daemon.intake.spool_writer import SpoolWriter
+from tierdesk.daemon.outgoing.templating import Templates
+from tierdesk.daemon.runtime import Runtime, load_configured_rules
+from tierdesk.daemon.sla_sweep import SlaSweeper
+from tierdesk.daemon.systemd import sd_notify
+from tierdesk.daemon.workers import Worker
+from tierdesk.rules.yamlsource import SourceError
 
 log = logging.getLogger("tierdesk")
 

@@ -12,20 +12,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from daemon.compose import Composer, Thread, is_deliverable_address
-from daemon.templating import TemplateFailure
-from parsers.parsed import Classification, MailKind
-from rules.guard import automatic_mail_refusal
-from rules.model import RuleSet
-from rules.sla import deadlines
-from storage import outbox
-from storage import sla as queries
-from storage.apply import queue_mail
-from storage.changes import change_field, change_status
-from storage.clock import utcnow
-from storage.outbox import OutgoingMail
-from storage.sql import Sql
-from storage.tickets import TicketFacts, record_event
+from tierdesk.daemon.outgoing.compose import Composer, Thread, is_deliverable_address
+from tierdesk.daemon.outgoing.templating import TemplateFailure
+from tierdesk.parsers.parsed import Classification, MailKind
+from tierdesk.rules.guard import automatic_mail_refusal
+from tierdesk.rules.model import RuleSet
+from tierdesk.rules.sla import deadlines
+from tierdesk.storage import outbox
+from tierdesk.storage import sla as queries
+from tierdesk.storage.apply import queue_mail
+from tierdesk.storage.changes import change_field, change_status
+from tierdesk.storage.clock import utcnow
+from tierdesk.storage.outbox import OutgoingMail
+from tierdesk.storage.sql import Sql
+from tierdesk.storage.tickets import TicketFacts, record_event
 
 log = logging.getLogger("tierdesk.sla")
 HUMAN = Classification(MailKind.HUMAN)

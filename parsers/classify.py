@@ -21,7 +21,7 @@ import functools
 import re
 from email.utils import parseaddr
 
-from parsers.parsed import Classification, MailKind, ParsedMail
+from tierdesk.parsers.parsed import Classification, MailKind, ParsedMail
 
 _NULL_SENDERS = ("", "<>")
 _DAEMON_LOCAL_PARTS = ("mailer-daemon", "postmaster")

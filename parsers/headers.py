@@ -15,7 +15,7 @@ from email.header import decode_header
 from email.utils import getaddresses
 from typing import NamedTuple
 
-from parsers.parsed import Address
+from tierdesk.parsers.parsed import Address
 
 _POLICY = policy.default
 # The classes policy.default builds for these headers, built once.

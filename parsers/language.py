@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from parsers.parsed import ParsedMail
+from tierdesk.parsers.parsed import ParsedMail
 
 _SAMPLE_CHARS = 2000
 _CYRILLIC_RE = re.compile(r"[\u0400-\u04ff]")

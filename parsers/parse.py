@@ -22,8 +22,8 @@ from email.utils import parsedate_to_datetime
 import mailparser
 from mailparser.exceptions import MailParserRecursionError
 
-from parsers.filenames import sanitize_filename
-from parsers.headers import (
+from tierdesk.parsers.filenames import sanitize_filename
+from tierdesk.parsers.headers import (
     decode_header_value,
     decode_text_bytes,
     extract_message_id,
@@ -32,8 +32,8 @@ from parsers.headers import (
     single_line,
     unfold,
 )
-from parsers.html_text import MAX_HTML_CHARS, html_to_text
-from parsers.parsed import Address, MailAttachment, ParsedMail
+from tierdesk.parsers.html_text import MAX_HTML_CHARS, html_to_text
+from tierdesk.parsers.parsed import Address, MailAttachment, ParsedMail
 
 _ADDRESS_HEADERS = ("from", "to", "cc", "reply-to")
 _MAX_DEFECTS = 50

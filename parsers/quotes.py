@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from parsers.commands import is_command_line
+from tierdesk.parsers.commands import is_command_line
 
 _LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
 # Attributions and header fields are short; longer lines are never tried

@@ -17,7 +17,7 @@ import hmac
 import re
 from dataclasses import dataclass
 
-from parsers.parsed import ParsedMail
+from tierdesk.parsers.parsed import ParsedMail
 
 ROLES = {"a": "agent", "c": "customer", "v": "vendor"}
 MODES = {"r": "reply", "n": "note"}

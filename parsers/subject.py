@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from parsers.parsed import SubjectInfo
+from tierdesk.parsers.parsed import SubjectInfo
 
 # Reply and forward prefixes written by mail clients, in many languages:
 # English, German (AW, WG, Antw), Nordic (SV, VS), French (Réf, TR),

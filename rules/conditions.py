@@ -11,9 +11,9 @@ import fnmatch
 import re
 from dataclasses import dataclass, field
 
-from rules.calendar import BusinessHours
-from rules.model import Condition, TextTest
-from rules.yamlsource import (
+from tierdesk.rules.calendar import BusinessHours
+from tierdesk.rules.model import Condition, TextTest
+from tierdesk.rules.yamlsource import (
     Located,
     Problem,
     entries,

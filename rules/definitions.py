@@ -11,10 +11,10 @@ import re
 from datetime import date
 from pathlib import Path
 
-from rules.calendar import BusinessHours, parse_week
-from rules.model import PRIORITIES, TIERS, Agent, SlaPolicy
-from rules.yamlschema import INVALID, Duration, convert_scalar
-from rules.yamlsource import (
+from tierdesk.rules.calendar import BusinessHours, parse_week
+from tierdesk.rules.model import PRIORITIES, TIERS, Agent, SlaPolicy
+from tierdesk.rules.yamlschema import INVALID, Duration, convert_scalar
+from tierdesk.rules.yamlsource import (
     Located,
     Problem,
     entries,

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from parsers.classify import classify
-from parsers.language import detect_language
-from parsers.parse import parse_mail
-from rules.match import MatchInput, decide
-from rules.model import Example, RuleSet
-from rules.yamlsource import (
+from tierdesk.parsers.classify import classify
+from tierdesk.parsers.language import detect_language
+from tierdesk.parsers.parse import parse_mail
+from tierdesk.rules.match import MatchInput, decide
+from tierdesk.rules.model import Example, RuleSet
+from tierdesk.rules.yamlsource import (
     Located,
     Problem,
     entries,

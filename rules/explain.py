@@ -6,11 +6,11 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from parsers.classify import classify
-from parsers.parse import parse_mail
-from rules.match import Routing
-from rules.model import RuleSet
-from rules.route import route
+from tierdesk.parsers.classify import classify
+from tierdesk.parsers.parse import parse_mail
+from tierdesk.rules.match import Routing
+from tierdesk.rules.model import RuleSet
+from tierdesk.rules.route import route
 
 
 def explain_message(

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from parsers.classify import is_own_address
-from parsers.parsed import Classification
+from tierdesk.parsers.classify import is_own_address
+from tierdesk.parsers.parsed import Classification
 
 _ROBOT_LOCAL_PART = re.compile(
     r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|mailer[-_.]?daemon|postmaster|bounces?"

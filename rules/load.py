@@ -13,37 +13,37 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from rules.conditions import Names
-from rules.definitions import (
+from tierdesk.rules.conditions import Names
+from tierdesk.rules.definitions import (
     agents as read_agents,
 )
-from rules.definitions import (
+from tierdesk.rules.definitions import (
     calendars as read_calendars,
 )
-from rules.definitions import (
+from tierdesk.rules.definitions import (
     groups as read_groups,
 )
-from rules.definitions import (
+from tierdesk.rules.definitions import (
     queue_groups as read_queue_groups,
 )
-from rules.definitions import (
+from tierdesk.rules.definitions import (
     queue_vendors as read_queue_vendors,
 )
-from rules.definitions import (
+from tierdesk.rules.definitions import (
     sla as read_sla,
 )
-from rules.definitions import (
+from tierdesk.rules.definitions import (
     string_list,
     vip_files,
 )
-from rules.definitions import (
+from tierdesk.rules.definitions import (
     tier_groups as read_tier_groups,
 )
-from rules.examples import parse_examples, run_examples
-from rules.model import TIERS, Actions, RuleSet
-from rules.parse_rules import parse_actions, parse_rules
-from rules.yamlschema import INVALID, Duration, convert_scalar
-from rules.yamlsource import (
+from tierdesk.rules.examples import parse_examples, run_examples
+from tierdesk.rules.model import TIERS, Actions, RuleSet
+from tierdesk.rules.parse_rules import parse_actions, parse_rules
+from tierdesk.rules.yamlschema import INVALID, Duration, convert_scalar
+from tierdesk.rules.yamlsource import (
     Located,
     Problem,
     SourceError,

@@ -14,10 +14,10 @@ from datetime import datetime
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
-from parsers.parsed import Classification, ParsedMail
-from rules.calendar import is_open
-from rules.decision import Decision
-from rules.model import Actions, Condition, RuleSet
+from tierdesk.parsers.parsed import Classification, ParsedMail
+from tierdesk.rules.calendar import is_open
+from tierdesk.rules.decision import Decision
+from tierdesk.rules.model import Actions, Condition, RuleSet
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from rules.calendar import BusinessHours
+from tierdesk.rules.calendar import BusinessHours
 
 PRIORITIES = ("low", "normal", "high", "urgent")
 TIERS = (1, 2, 3, 4)

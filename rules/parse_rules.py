@@ -8,15 +8,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rules.conditions import (
+from tierdesk.rules.conditions import (
     CONDITION_KEYS,
     Names,
     parse_condition,
     read_bool,
     read_strings,
 )
-from rules.model import PRIORITIES, TIERS, Actions, Rule
-from rules.yamlsource import (
+from tierdesk.rules.model import PRIORITIES, TIERS, Actions, Rule
+from tierdesk.rules.yamlsource import (
     Located,
     Problem,
     entries,

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from parsers.language import detect_language
-from parsers.parsed import Classification, ParsedMail
-from rules.decision import Decision
-from rules.match import MatchInput, Routing, decide
-from rules.model import RuleSet
+from tierdesk.parsers.language import detect_language
+from tierdesk.parsers.parsed import Classification, ParsedMail
+from tierdesk.rules.decision import Decision
+from tierdesk.rules.match import MatchInput, Routing, decide
+from tierdesk.rules.model import RuleSet
 
 
 def route(

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from rules.calendar import add_business_time, business_seconds_between
-from rules.model import RuleSet, SlaPolicy
+from tierdesk.rules.calendar import add_business_time, business_seconds_between
+from tierdesk.rules.model import RuleSet, SlaPolicy
 
 
 @dataclass(frozen=True)

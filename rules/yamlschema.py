@@ -14,7 +14,7 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from rules.yamlsource import (
+from tierdesk.rules.yamlsource import (
     Located,
     Problem,
     entries,

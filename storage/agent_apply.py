@@ -17,23 +17,23 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
-from parsers.commands import Command, CommandBlock
-from parsers.parsed import ParsedMail
-from parsers.quotes import strip_quoted
-from parsers.reply_address import ReplyTarget
-from rules.model import Agent, RuleSet
-from storage.agent_commands import (
+from tierdesk.parsers.commands import Command, CommandBlock
+from tierdesk.parsers.parsed import ParsedMail
+from tierdesk.parsers.quotes import strip_quoted
+from tierdesk.parsers.reply_address import ReplyTarget
+from tierdesk.rules.model import Agent, RuleSet
+from tierdesk.storage.agent_commands import (
     apply_field_commands,
     check_commands,
     newly_assigned,
     vendor_for,
 )
-from storage.apply import CannotCompose, Outcome, queue_mail
-from storage.changes import change_status, record_first_response
-from storage.outbox import OutgoingMail
-from storage.sql import Sql
-from storage.threads import conversation
-from storage.tickets import (
+from tierdesk.storage.apply import CannotCompose, Outcome, queue_mail
+from tierdesk.storage.changes import change_status, record_first_response
+from tierdesk.storage.outbox import OutgoingMail
+from tierdesk.storage.sql import Sql
+from tierdesk.storage.threads import conversation
+from tierdesk.storage.tickets import (
     TicketFacts,
     record_event,
     store_incoming,

@@ -7,11 +7,11 @@ commands inside the caller's transaction, each change with an event.
 
 from __future__ import annotations
 
-from parsers.commands import Command
-from rules.model import Agent, RuleSet
-from storage.changes import change_field
-from storage.sql import Sql
-from storage.tickets import TicketFacts, record_event, ticket_by_number
+from tierdesk.parsers.commands import Command
+from tierdesk.rules.model import Agent, RuleSet
+from tierdesk.storage.changes import change_field
+from tierdesk.storage.sql import Sql
+from tierdesk.storage.tickets import TicketFacts, record_event, ticket_by_number
 
 
 def check_commands(

@@ -11,17 +11,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from parsers.parsed import Classification, MailKind, ParsedMail
-from rules.decision import Decision
-from rules.model import SlaPolicy
-from rules.sla import NO_DEADLINES, Deadlines
-from storage import outbox
-from storage.changes import change_status
-from storage.clock import utcnow
-from storage.outbox import OutgoingMail
-from storage.sql import Sql
-from storage.threads import ThreadMatch, open_tickets_of
-from storage.tickets import (
+from tierdesk.parsers.parsed import Classification, MailKind, ParsedMail
+from tierdesk.rules.decision import Decision
+from tierdesk.rules.model import SlaPolicy
+from tierdesk.rules.sla import NO_DEADLINES, Deadlines
+from tierdesk.storage import outbox
+from tierdesk.storage.changes import change_status
+from tierdesk.storage.clock import utcnow
+from tierdesk.storage.outbox import OutgoingMail
+from tierdesk.storage.sql import Sql
+from tierdesk.storage.threads import ThreadMatch, open_tickets_of
+from tierdesk.storage.tickets import (
     TicketFacts,
     contact_for,
     create_ticket,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from storage.sql import Sql
+from tierdesk.storage.sql import Sql
 
 
 def round_robin(sql: Sql, group: str, members: Sequence[str]) -> str | None:

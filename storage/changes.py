@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from rules.model import SlaPolicy
-from rules.sla import resume, time_left
-from storage.clock import to_naive_utc, utcnow
-from storage.sql import Sql
-from storage.tickets import record_event
+from tierdesk.rules.model import SlaPolicy
+from tierdesk.rules.sla import resume, time_left
+from tierdesk.storage.clock import to_naive_utc, utcnow
+from tierdesk.storage.sql import Sql
+from tierdesk.storage.tickets import record_event
 
 FIELDS = ("tier", "queue", "priority", "assignee")
 

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from peewee import Database, PostgresqlDatabase, SqliteDatabase
 
-from storage.models import ALL_MODELS
+from tierdesk.storage.models import ALL_MODELS
 
 # FULL makes each commit durable (WAL fsynced) before we answer 250 or exit 0;
 # IMMEDIATE takes the write lock at BEGIN, without which concurrent

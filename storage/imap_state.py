@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from peewee import DatabaseError
 
-from storage.clock import utcnow
-from storage.db import StorageError, reset_connection
-from storage.spool import Arrival, insert
-from storage.sql import Sql
+from tierdesk.storage.clock import utcnow
+from tierdesk.storage.db import StorageError, reset_connection
+from tierdesk.storage.spool import Arrival, insert
+from tierdesk.storage.sql import Sql
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from peewee import (
     TextField,
 )
 
-from storage.clock import utcnow
+from tierdesk.storage.clock import utcnow
 
 TICKET_STATUSES = ("new", "open", "pending", "resolved", "closed")
 PRIORITIES = ("low", "normal", "high", "urgent")

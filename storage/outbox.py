@@ -11,9 +11,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from storage.clock import utcnow
-from storage.models import OutboxItem
-from storage.sql import Sql
+from tierdesk.storage.clock import utcnow
+from tierdesk.storage.models import OutboxItem
+from tierdesk.storage.sql import Sql
 
 
 @dataclass(frozen=True)

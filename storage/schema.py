@@ -23,7 +23,7 @@ from peewee import (
 )
 from playhouse.migrate import SchemaMigrator, migrate
 
-from storage.models import ALL_MODELS, Counter, ImapCheckpoint, MetaEntry
+from tierdesk.storage.models import ALL_MODELS, Counter, ImapCheckpoint, MetaEntry
 
 SCHEMA_VERSION_KEY = "schema_version"
 INSTANCE_ID_KEY = "instance_id"

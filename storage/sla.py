@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from storage.clock import to_naive_utc
-from storage.sql import Sql
-from storage.tickets import TICKET_COLUMNS, TicketFacts
+from tierdesk.storage.clock import to_naive_utc
+from tierdesk.storage.sql import Sql
+from tierdesk.storage.tickets import TICKET_COLUMNS, TicketFacts
 
 _OPEN = "t.status IN ('new', 'open') AND t.first_response_at IS NULL AND t.sla_paused_at IS NULL"
 

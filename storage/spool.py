@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from peewee import DatabaseError
 
-from storage.clock import utcnow
-from storage.db import StorageError, reset_connection
-from storage.models import SpoolItem
-from storage.sql import Sql
+from tierdesk.storage.clock import utcnow
+from tierdesk.storage.db import StorageError, reset_connection
+from tierdesk.storage.models import SpoolItem
+from tierdesk.storage.sql import Sql
 
 MAX_TRANSIENT_ATTEMPTS = 5
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from peewee import Database
 
-from storage.db import is_sqlite
+from tierdesk.storage.db import is_sqlite
 
 
 class Sql:

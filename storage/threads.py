@@ -10,8 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from storage.sql import Sql
-from storage.tickets import TICKET_COLUMNS, TicketFacts, ticket_by_id, ticket_by_number
+from tierdesk.storage.sql import Sql
+from tierdesk.storage.tickets import (
+    TICKET_COLUMNS,
+    TicketFacts,
+    ticket_by_id,
+    ticket_by_number,
+)
 
 MAX_REFERENCES_LOOKED_UP = 50
 

@@ -9,11 +9,11 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from parsers.parsed import Address, MailAttachment, ParsedMail
-from rules.decision import Decision
-from rules.sla import NO_DEADLINES, Deadlines
-from storage.clock import to_naive_utc, utcnow
-from storage.sql import Sql
+from tierdesk.parsers.parsed import Address, MailAttachment, ParsedMail
+from tierdesk.rules.decision import Decision
+from tierdesk.rules.sla import NO_DEADLINES, Deadlines
+from tierdesk.storage.clock import to_naive_utc, utcnow
+from tierdesk.storage.sql import Sql
 
 TICKET_COLUMNS = (
     "t.id, t.number, t.subject, t.status, t.tier, t.queue, t.priority, t.language,"

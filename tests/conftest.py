@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from daemon.config import (
+from tests.support.relay_sink import RelaySink, start_sink
+from tierdesk.daemon.config import (
     Config,
     OutgoingConfig,
     PipelineConfig,
     StorageConfig,
     SupportConfig,
 )
-from daemon.runtime import Runtime, open_runtime
-from tests.support.relay_sink import RelaySink, start_sink
+from tierdesk.daemon.runtime import Runtime, open_runtime
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PG_URL = os.environ.get("TIERDESK_TEST_PG", "")
@@ -107,7 +107,7 @@ def relay_sink() -> Iterator[RelaySink]:
 @pytest.fixture
 def ingest(runtime: Runtime) -> Callable[..., object]:
     """Spool raw bytes (or a fixture name) and run the pipeline on them; returns the Outcome."""
-    from storage import spool
+    from tierdesk.storage import spool
 
     def run(
         raw: bytes | str,

@@ -9,11 +9,11 @@ from dataclasses import replace
 
 import pytest
 
-from daemon.runtime import open_runtime
-from parsers.reply_address import read
-from storage import spool
-from storage.models import Event, Message, OutboxItem, Ticket
 from tests.conftest import fixture_bytes, make_config
+from tierdesk.daemon.runtime import open_runtime
+from tierdesk.parsers.reply_address import read
+from tierdesk.storage import spool
+from tierdesk.storage.models import Event, Message, OutboxItem, Ticket
 
 RULES = """
 queues: [hardware]

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from rules.calendar import (
+from tierdesk.rules.calendar import (
     BusinessHours,
     add_business_time,
     business_seconds_between,

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from daemon.cli import main
 from tests.conftest import FIXTURES
 from tests.support.relay_sink import free_port
+from tierdesk.daemon.cli import main
 
 TIERDESK = str(Path(sys.executable).parent / "tierdesk")
 

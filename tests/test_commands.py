@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from parsers.commands import (
+from tierdesk.parsers.commands import (
     COMMAND_NAMES,
     Command,
     CommandBlock,

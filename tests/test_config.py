@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.config_load import load_config
-from rules.yamlsource import SourceError
+from tierdesk.daemon.config_load import load_config
+from tierdesk.rules.yamlsource import SourceError
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from parsers.filenames import sanitize_filename
+from tierdesk.parsers.filenames import sanitize_filename
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from parsers.html_text import html_to_text
+from tierdesk.parsers.html_text import html_to_text
 
 
 def test_script_style_and_head_are_dropped() -> None:

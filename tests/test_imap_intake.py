@@ -8,14 +8,14 @@ import time
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from daemon.config import ImapMailboxConfig
-from daemon.imap_intake import MailboxPoller
-from storage.imap_state import Checkpoint, save_checkpoint
-from storage.models import SpoolItem, Ticket
 from tests.conftest import fixture_bytes
 from tests.support.daemon_process import wait_until
 from tests.support.dovecot import make_dovecot  # noqa: F401 - fixture
 from tests.support.relay_sink import free_port
+from tierdesk.daemon.config import ImapMailboxConfig
+from tierdesk.daemon.intake.imap import MailboxPoller
+from tierdesk.storage.imap_state import Checkpoint, save_checkpoint
+from tierdesk.storage.models import SpoolItem, Ticket
 
 USER = "support"
 PASSWORD = "s3cret-imap"
@@ -99,7 +99,7 @@ def test_idle_picks_up_new_mail_and_moves_it_to_processed(server, pollers, runti
 def test_tickets_from_a_mailbox_start_in_its_queue(server, pollers, runtime):
     from dataclasses import replace
 
-    from daemon.config import ImapMailboxConfig as Mailbox
+    from tierdesk.daemon.config import ImapMailboxConfig as Mailbox
 
     runtime.pipeline.config = replace(
         runtime.config,
@@ -176,7 +176,7 @@ def test_flag_mode_leaves_mail_in_place_and_a_restart_resumes_from_the_checkpoin
 def test_message_spooled_before_a_crash_is_moved_not_taken_again(
     server, pollers, runtime
 ):
-    from storage import spool
+    from tierdesk.storage import spool
 
     dovecot = server()
     uid = dovecot.append(USER, message("a"))

@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from parsers.language import detect_language
-from parsers.parse import parse_mail
-from parsers.parsed import ParsedMail
 from tests.conftest import fixture_bytes
+from tierdesk.parsers.language import detect_language
+from tierdesk.parsers.parse import parse_mail
+from tierdesk.parsers.parsed import ParsedMail
 
 
 def mail(text: str = "", subject: str = "", content_language: str = "") -> ParsedMail:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 
-from daemon.mime import build_message, encode_words, fold, mailbox
+from tierdesk.daemon.outgoing.mime import build_message, encode_words, fold, mailbox
 
 
 def read(raw: bytes) -> email.message.EmailMessage:

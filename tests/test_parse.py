@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from parsers.parse import parse_mail
-from parsers.parsed import Address, ParsedMail
 from tests.conftest import FIXTURES, fixture_bytes
+from tierdesk.parsers.parse import parse_mail
+from tierdesk.parsers.parsed import Address, ParsedMail
 
 
 def parse_fixture(name: str) -> ParsedMail:

@@ -6,13 +6,13 @@ from dataclasses import replace
 
 import pytest
 
-from daemon.parsing import ParseFailure, ParseRunner
-from daemon.runtime import open_runtime
-from parsers.parse import parse_mail
-from storage import spool
-from storage.models import SpoolItem
 from tests.conftest import fixture_bytes, make_config
 from tests.support.slow_parse import die_on_marker, hang_on_marker
+from tierdesk.daemon.parsing import ParseFailure, ParseRunner
+from tierdesk.daemon.runtime import open_runtime
+from tierdesk.parsers.parse import parse_mail
+from tierdesk.storage import spool
+from tierdesk.storage.models import SpoolItem
 
 GOOD = fixture_bytes("flow/new_request.eml")
 

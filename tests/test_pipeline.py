@@ -8,8 +8,9 @@ import json
 
 import pytest
 
-from storage import spool
-from storage.models import (
+from tests.conftest import fixture_bytes
+from tierdesk.storage import spool
+from tierdesk.storage.models import (
     Attachment,
     Blob,
     Event,
@@ -18,7 +19,6 @@ from storage.models import (
     SpoolItem,
     Ticket,
 )
-from tests.conftest import fixture_bytes
 
 
 def outbox_mails() -> list[email.message.EmailMessage]:
@@ -111,12 +111,12 @@ def test_processing_a_spool_item_twice_changes_nothing(runtime, ingest):
 
 def test_failure_midway_leaves_no_ticket_without_its_ack(runtime, ingest, monkeypatch):
     """The ticket and its outbox row are one transaction: a crash in between undoes both."""
-    import storage.apply
+    import tierdesk.storage.apply
 
     def explode(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(storage.apply, "queue_mail", explode)
+    monkeypatch.setattr(tierdesk.storage.apply, "queue_mail", explode)
     outcome = ingest("flow/new_request.eml")
 
     assert outcome.outcome == "quarantined"
@@ -222,8 +222,8 @@ def test_header_injection_in_subject_and_name_stays_in_one_header(ingest):
 
 
 def test_auto_replies_per_address_are_rate_limited(tmp_path, db_url):
-    from daemon.runtime import open_runtime
     from tests.conftest import make_config
+    from tierdesk.daemon.runtime import open_runtime
 
     runtime = open_runtime(make_config(tmp_path, db_url, auto_replies_per_hour=2))
     raw = fixture_bytes("flow/new_request.eml")
@@ -243,8 +243,8 @@ def test_auto_replies_per_address_are_rate_limited(tmp_path, db_url):
 def test_oversize_message_is_quarantined_with_the_reason(tmp_path, db_url):
     from dataclasses import replace
 
-    from daemon.runtime import open_runtime
     from tests.conftest import make_config
+    from tierdesk.daemon.runtime import open_runtime
 
     config = make_config(tmp_path, db_url)
     config = replace(config, smtp=replace(config.smtp, max_message_size=1000))

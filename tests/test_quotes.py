@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from parsers.quotes import strip_quoted
+from tierdesk.parsers.quotes import strip_quoted
 
 ANSWER = "Hi Alice,\n\nthe printer driver 5.1 fixes this.\n\nBest,\nBob"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from parsers.reply_address import looks_signed, read, sign
+from tierdesk.parsers.reply_address import looks_signed, read, sign
 
 SECRET = b"test-secret-0123456789"
 OURS = frozenset({"support@acme.example"})

@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from parsers.classify import classify
-from parsers.parse import parse_mail
-from rules.load import load_rules
-from rules.match import MatchInput, decide
-from rules.yamlsource import SourceError
+from tierdesk.parsers.classify import classify
+from tierdesk.parsers.parse import parse_mail
+from tierdesk.rules.load import load_rules
+from tierdesk.rules.match import MatchInput, decide
+from tierdesk.rules.yamlsource import SourceError
 
 BERLIN = ZoneInfo("Europe/Berlin")
 WEDNESDAY_10 = datetime(2026, 1, 7, 10, 0, tzinfo=BERLIN)

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from daemon.runtime import open_runtime
-from storage import spool
-from storage.models import Event, SpoolItem, Ticket
 from tests.conftest import FIXTURES, fixture_bytes, make_config
 from tests.support.daemon_process import TIERDESK, DaemonProcess, wait_until
+from tierdesk.daemon.runtime import open_runtime
+from tierdesk.storage import spool
+from tierdesk.storage.models import Event, SpoolItem, Ticket
 
 EXAMPLE = Path(__file__).parents[1] / "rules" / "example-rules.yaml"
 REQUEST = fixture_bytes("flow/new_request.eml")

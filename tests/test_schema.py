@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from storage.db import open_database
-from storage.models import Contact, MetaEntry
-from storage.schema import (
+from tierdesk.storage.db import open_database
+from tierdesk.storage.models import Contact, MetaEntry
+from tierdesk.storage.schema import (
     SCHEMA_VERSION,
     SchemaError,
     current_version,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from daemon.config import OutgoingConfig
-from daemon.sender import Sender
-from storage.clock import utcnow
-from storage.models import OutboxItem
 from tests.support.relay_sink import free_port
+from tierdesk.daemon.config import OutgoingConfig
+from tierdesk.daemon.outgoing.sender import Sender
+from tierdesk.storage.clock import utcnow
+from tierdesk.storage.models import OutboxItem
 
 
 def relay_config(port: int) -> OutgoingConfig:

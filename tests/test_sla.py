@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from daemon.runtime import open_runtime
-from daemon.sla_sweep import SlaSweeper
-from rules.load import load_rules
-from storage import spool
-from storage.changes import change_status, record_first_response
-from storage.models import Event, OutboxItem, Ticket
 from tests.conftest import fixture_bytes, make_config
+from tierdesk.daemon.runtime import open_runtime
+from tierdesk.daemon.sla_sweep import SlaSweeper
+from tierdesk.rules.load import load_rules
+from tierdesk.storage import spool
+from tierdesk.storage.changes import change_status, record_first_response
+from tierdesk.storage.models import Event, OutboxItem, Ticket
 
 BERLIN = ZoneInfo("Europe/Berlin")
 FRIDAY_4PM = datetime(2026, 1, 9, 16, 0, tzinfo=BERLIN)

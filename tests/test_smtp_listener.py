@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from storage.db import open_database
-from storage.models import SpoolItem
 from tests.conftest import fixture_bytes
 from tests.support.daemon_process import DaemonProcess, wait_until
+from tierdesk.storage.db import open_database
+from tierdesk.storage.models import SpoolItem
 
 REQUEST = fixture_bytes("flow/new_request.eml")
 
@@ -246,7 +246,7 @@ def test_full_disk_answers_451_and_recovers_when_space_returns(tmp_path, small_d
 
 
 def test_unexpected_handler_error_is_a_451_that_leaks_nothing():
-    from daemon.smtp_intake import IntakeHandler
+    from tierdesk.daemon.intake.smtp import IntakeHandler
 
     async def spool_arrival(arrival):
         return 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from parsers.subject import format_subject, parse_subject, strip_reply_prefixes
+from tierdesk.parsers.subject import format_subject, parse_subject, strip_reply_prefixes
 
 TAG = "ACME"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.templating import TemplateFailure, Templates
+from tierdesk.daemon.outgoing.templating import TemplateFailure, Templates
 
 CONTEXT = {
     "ticket": {

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import time
 
-from daemon.parsing import parse_chunk
-from parsers.parsed import ParsedMail
+from tierdesk.daemon.parsing import parse_chunk
+from tierdesk.parsers.parsed import ParsedMail
 
 
 def hang_on_marker(raws: list[bytes]) -> list[ParsedMail]:

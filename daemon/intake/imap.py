@@ -23,11 +23,11 @@ from contextlib import suppress
 from imapclient import DELETED, SEEN, IMAPClient, SocketTimeout
 from imapclient.exceptions import IMAPClientError, LoginError
 
-from daemon.config import ImapMailboxConfig
-from daemon.config_load import read_secret
-from storage.db import StorageError
-from storage.imap_state import load_checkpoint, spool_fetched
-from storage.sql import Sql
+from tierdesk.daemon.config import ImapMailboxConfig
+from tierdesk.daemon.config_load import read_secret
+from tierdesk.storage.db import StorageError
+from tierdesk.storage.imap_state import load_checkpoint, spool_fetched
+from tierdesk.storage.sql import Sql
 
 log = logging.getLogger("tierdesk.imap")
 

@@ -18,11 +18,11 @@ from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 
-from daemon.config import OutgoingConfig
-from daemon.config_load import read_secret
-from storage import outbox
-from storage.outbox import OutboxRow
-from storage.sql import Sql
+from tierdesk.daemon.config import OutgoingConfig
+from tierdesk.daemon.config_load import read_secret
+from tierdesk.storage import outbox
+from tierdesk.storage.outbox import OutboxRow
+from tierdesk.storage.sql import Sql
 
 log = logging.getLogger("tierdesk.sender")
 

@@ -47,11 +47,11 @@ class RenderedMail:
 
 def builtin_templates_dir() -> Path:
     """The templates shipped with tierdesk (inside the wheel, or beside the source tree)."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "templates", here.parent / "templates"):
-        if candidate.is_dir():
-            return candidate
-    raise TemplateFailure(f"built-in templates not found near {here}")
+    # daemon/outgoing/ -> the project's templates/ (tierdesk/templates/ once installed)
+    candidate = Path(__file__).resolve().parents[2] / "templates"
+    if candidate.is_dir():
+        return candidate
+    raise TemplateFailure(f"built-in templates not found at {candidate}")
 
 
 class Templates:

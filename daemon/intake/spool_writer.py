@@ -14,10 +14,10 @@ import queue
 import threading
 from concurrent.futures import Future
 
-from storage import spool
-from storage.db import StorageError
-from storage.spool import Arrival
-from storage.sql import Sql
+from tierdesk.storage import spool
+from tierdesk.storage.db import StorageError
+from tierdesk.storage.spool import Arrival
+from tierdesk.storage.sql import Sql
 
 MAX_GROUP = 64
 

@@ -21,15 +21,15 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
-from daemon.config import SupportConfig
-from daemon.mime import build_message, encode_words, fold, mailbox
-from daemon.templating import Templates
-from parsers.parsed import MailAttachment, ParsedMail
-from parsers.reply_address import CUSTOMER, sign
-from parsers.subject import format_subject, parse_subject
-from rules.model import Agent
-from storage.outbox import OutgoingMail
-from storage.tickets import TicketFacts
+from tierdesk.daemon.config import SupportConfig
+from tierdesk.daemon.outgoing.mime import build_message, encode_words, fold, mailbox
+from tierdesk.daemon.outgoing.templating import Templates
+from tierdesk.parsers.parsed import MailAttachment, ParsedMail
+from tierdesk.parsers.reply_address import CUSTOMER, sign
+from tierdesk.parsers.subject import format_subject, parse_subject
+from tierdesk.rules.model import Agent
+from tierdesk.storage.outbox import OutgoingMail
+from tierdesk.storage.tickets import TicketFacts
 
 _UNSAFE_HEADER_CHARS = re.compile(r"[\r\n\t\x00-\x1f\x7f\u2028\u2029\x85]+")
 _MAILBOX = re.compile(r"^[^@\s<>()\[\]\\,;:\"]+@[A-Za-z0-9.-]+\.?[A-Za-z0-9-]*$")

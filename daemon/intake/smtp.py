@@ -14,9 +14,9 @@ from typing import Any, AnyStr
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from parsers.classify import is_own_address
-from storage.db import StorageError
-from storage.spool import Arrival
+from tierdesk.parsers.classify import is_own_address
+from tierdesk.storage.db import StorageError
+from tierdesk.storage.spool import Arrival
 
 log = logging.getLogger("tierdesk.smtp")
 

@@ -14,11 +14,11 @@ from itertools import islice
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from daemon.pipeline import outcome_of
-from daemon.runtime import Runtime
-from storage import spool
-from storage.apply import Outcome
-from storage.db import StorageError
+from tierdesk.daemon.pipeline import outcome_of
+from tierdesk.daemon.runtime import Runtime
+from tierdesk.storage import spool
+from tierdesk.storage.apply import Outcome
+from tierdesk.storage.db import StorageError
 
 EX_OK = 0
 EX_NOINPUT = 66

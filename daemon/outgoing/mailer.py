@@ -11,18 +11,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from daemon.compose import Composer, Thread, is_deliverable_address
-from daemon.config import Config
-from daemon.templating import TemplateFailure
-from parsers.language import detect_language
-from parsers.parsed import Classification, MailAttachment, ParsedMail
-from parsers.quotes import strip_quoted
-from rules.decision import Decision
-from rules.guard import automatic_mail_refusal
-from rules.model import Agent, RuleSet
-from storage.apply import CannotCompose
-from storage.outbox import OutgoingMail
-from storage.tickets import TicketFacts
+from tierdesk.daemon.config import Config
+from tierdesk.daemon.outgoing.compose import Composer, Thread, is_deliverable_address
+from tierdesk.daemon.outgoing.templating import TemplateFailure
+from tierdesk.parsers.language import detect_language
+from tierdesk.parsers.parsed import Classification, MailAttachment, ParsedMail
+from tierdesk.parsers.quotes import strip_quoted
+from tierdesk.rules.decision import Decision
+from tierdesk.rules.guard import automatic_mail_refusal
+from tierdesk.rules.model import Agent, RuleSet
+from tierdesk.storage.apply import CannotCompose
+from tierdesk.storage.outbox import OutgoingMail
+from tierdesk.storage.tickets import TicketFacts
 
 
 def _rendered(make: Callable[[], OutgoingMail]) -> OutgoingMail:

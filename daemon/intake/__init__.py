@@ -1,0 +1,1 @@
+"""Taking mail in: the SMTP/LMTP listener, IMAP mailboxes and `tierdesk inject`, all into the spool."""

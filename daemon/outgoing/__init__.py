@@ -1,0 +1,1 @@
+"""Our outgoing mail: templates, composing, MIME, and the sender that delivers the outbox."""
