@@ -65,12 +65,14 @@ def test_installed_tierdesk_works_beside_python_daemons_daemon_package(
     (target / "daemon" / "__init__.py").write_text("DAEMON_CONTEXT = 'python-daemon'\n")
 
     probe = (
+        f"import sys; sys.path.insert(0, {str(target)!r});"
         "import daemon, tierdesk.daemon.cli, tierdesk.daemon.outgoing.templating as t;"
-        "print(daemon.DAEMON_CONTEXT, tierdesk.daemon.cli.__file__.startswith(%r),"
-        " t.builtin_templates_dir().is_dir())" % str(target)
+        "print(daemon.DAEMON_CONTEXT,"
+        f" tierdesk.daemon.cli.__file__.startswith({str(target)!r}),"
+        " t.builtin_templates_dir().is_dir())"
     )
     result = subprocess.run(
-        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(target)!r}); {probe}"],
+        [sys.executable, "-I", "-c", probe],
         capture_output=True,
         text=True,
         cwd=tmp_path,
