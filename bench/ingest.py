@@ -90,7 +90,7 @@ def end_to_end(
             arrivals = [
                 spool.Arrival(raw, "bench", "customer@example.org") for raw in chunk
             ]
-            ids = spool.spool(runtime.sql, arrivals)
+            ids = spool.spool(runtime.sql, arrivals, runtime.clock())
             now = time.perf_counter()
             spooled_at.update(dict.fromkeys(ids, now))
             wake.set()

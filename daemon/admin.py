@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,6 +27,7 @@ from tierdesk.rules.load import load_rules
 from tierdesk.rules.yamlsource import SourceError
 from tierdesk.storage import spool
 from tierdesk.storage.changes import change_field, change_status, record_first_response
+from tierdesk.storage.clock import system_clock
 from tierdesk.storage.tickets import ticket_by_number
 
 EX_USAGE = 64
@@ -63,7 +64,7 @@ def tickets_update(args: argparse.Namespace, runtime: Runtime) -> int:
     if ticket is None:
         print(f"tierdesk: no ticket {args.number}", file=sys.stderr)
         return EX_NOTFOUND
-    rules = runtime.pipeline.rules
+    rules = runtime.snapshot.rules
     if args.queue is not None and args.queue not in rules.queues:
         print(
             f"tierdesk: unknown queue {args.queue!r}; known: {', '.join(sorted(rules.queues))}",
@@ -77,7 +78,7 @@ def tickets_update(args: argparse.Namespace, runtime: Runtime) -> int:
         )
         return EX_USAGE
     actor = f"admin:{args.by}"
-    now = datetime.now(UTC)
+    now = runtime.clock()
     changed = []
     with runtime.db.atomic():
         fields = {"tier": args.tier, "queue": args.queue, "priority": args.priority}
@@ -85,7 +86,9 @@ def tickets_update(args: argparse.Namespace, runtime: Runtime) -> int:
             fields["assignee"] = args.assign or None
         for field, value in fields.items():
             wanted = value is not None or field == "assignee"
-            if wanted and change_field(runtime.sql, ticket.id, field, value, actor):
+            if wanted and change_field(
+                runtime.sql, ticket.id, field, value, actor, now
+            ):
                 changed.append(f"{field} {value}")
         if args.status and change_status(
             runtime.sql, ticket.id, args.status, actor, rules.sla, now
@@ -185,7 +188,7 @@ def rules_test(args: argparse.Namespace, config: Config) -> int:
     except SourceError as exc:
         print(exc, file=sys.stderr)
         return 1
-    now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
+    now = datetime.fromisoformat(args.now) if args.now else system_clock()
     if now.tzinfo is None:
         now = now.replace(tzinfo=ZoneInfo(ruleset.timezone))
     reports = []

@@ -44,7 +44,7 @@ def run_checks(runtime: Runtime) -> list[Check]:
 
 
 def _templates(runtime: Runtime) -> Check:
-    problems = runtime.templates.problems
+    problems = runtime.snapshot.templates.problems
     if not problems:
         return Check("templates", True, "all compile")
     return Check(

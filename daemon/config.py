@@ -274,7 +274,8 @@ class Config:
         **_help("log level"), default="info"
     )
     source: str = field(
-        default="(embedded default)", metadata={"help": "internal"}, init=False
+        default="(embedded default)",
+        metadata={"help": "the file this was read from", "yaml": False},
     )
 
     @property

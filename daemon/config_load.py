@@ -150,8 +150,8 @@ def _resolve_paths(config: Config, base: Path, source: str) -> Config:
             tls_cert=fix(config.smtp.tls_cert),
             tls_key=fix(config.smtp.tls_key),
         ),
+        source=source,
     )
-    object.__setattr__(config, "source", source)
     return config
 
 

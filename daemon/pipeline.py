@@ -1,10 +1,15 @@
-"""The pipeline: spooled messages through parse → classify → thread → route → apply.
+"""The pipeline: a spooled message through its stages, in this order and only here.
 
-The order is here and only here. Parsing and classifying happen outside any
-transaction; threading, routing and applying happen inside one, which also
-marks the spool item done, so running the pipeline twice on an item changes
-nothing. Several items share one transaction (one durable commit), each in
-its own savepoint, so one bad message never takes the others down with it.
+    load → parse → classify → identify → thread → route → plan → persist
+
+Parsing runs in worker processes and, with classifying, outside any
+transaction. The other stages of a message run in one savepoint of a group
+transaction that also marks the spool item done: running the pipeline twice
+on an item changes nothing, several items share one durable commit, and one
+bad message never takes the others down with it. `identify` and `plan` are
+pure (`rules.handling`); `thread` and `route` gather what the plan needs to
+know; `persist` carries the plan out (`storage.carry_out`) and renders its
+mails into the outbox.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from peewee import (
     Database,
@@ -22,38 +27,54 @@ from peewee import (
     OperationalError,
 )
 
-from tierdesk.daemon.config import Config
-from tierdesk.daemon.outgoing.compose import Composer
-from tierdesk.daemon.outgoing.mailer import Mailer
+from tierdesk.daemon.outgoing.enqueue import queue_mails
 from tierdesk.daemon.parsing import ParseFailure, ParseRunner
+from tierdesk.daemon.snapshot import Live, Snapshot
 from tierdesk.parsers.classify import classify
-from tierdesk.parsers.commands import parse_commands
-from tierdesk.parsers.parsed import Classification, MailKind, ParsedMail, SubjectInfo
-from tierdesk.parsers.reply_address import ReplyTarget, signed_target
-from tierdesk.parsers.subject import is_status_request, parse_subject
+from tierdesk.parsers.parsed import ParsedMail
+from tierdesk.parsers.subject import parse_subject
 from tierdesk.rules.decision import Decision
-from tierdesk.rules.model import Agent, RuleSet
-from tierdesk.rules.route import NOT_ROUTED, route
-from tierdesk.rules.sla import deadlines
-from tierdesk.storage import spool
-from tierdesk.storage.agent_apply import AgentMail, apply_agent_mail
-from tierdesk.storage.apply import (
-    Incoming,
-    Outcome,
-    answer_status_request,
-    apply_incoming,
+from tierdesk.rules.handling.agent import tickets_named_by
+from tierdesk.rules.handling.customer import (
+    is_a_status_request,
+    needs_routing,
+    too_late_to_reopen,
 )
+from tierdesk.rules.handling.decide import identify, plan_message
+from tierdesk.rules.handling.facts import (
+    ClaimedAgent,
+    Customer,
+    Facts,
+    Inbound,
+    Party,
+    ThreadMatch,
+    UnsignedAgent,
+)
+from tierdesk.rules.handling.outcome import (
+    ALREADY_STORED,
+    Outcome,
+    OutcomeKind,
+    outcome,
+    quarantined,
+)
+from tierdesk.rules.handling.plan import Plan
+from tierdesk.rules.route import NOT_ROUTED, route
+from tierdesk.storage import outbox, spool
 from tierdesk.storage.assign import is_known_contact, round_robin
+from tierdesk.storage.carry_out import AlreadyStored, carry_out
+from tierdesk.storage.clock import Clock, system_clock
 from tierdesk.storage.db import reset_connection
 from tierdesk.storage.sql import Sql
 from tierdesk.storage.threads import (
-    ThreadMatch,
     find_duplicate,
     find_thread,
-    resolved_long_ago,
+    last_customer_text,
+    open_tickets_of,
+    resolved_at,
     thread_by_signature,
+    ticket_of_message,
 )
-from tierdesk.storage.tickets import record_event, ticket_by_number
+from tierdesk.storage.tickets import ticket_by_number
 
 log = logging.getLogger("tierdesk.pipeline")
 
@@ -61,37 +82,19 @@ log = logging.getLogger("tierdesk.pipeline")
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, IntegrityError)
 BATCH = 50
 COMMIT_GROUP = 16
-
-
-@dataclass(frozen=True)
-class Parsed:
-    """A spooled message after the parse and classify stages."""
-
-    spool_id: int
-    mail: ParsedMail
-    classification: Classification
-    subject: SubjectInfo
-    recipients: list[str]
-    mailbox: str
+RATE_WINDOW = timedelta(hours=1)
 
 
 @dataclass
 class Pipeline:
-    """Everything the stages need, built once from the configuration."""
+    """The stages and what they need: storage, the configuration in force, a clock."""
 
     db: Database
     sql: Sql
-    config: Config
-    composer: Composer
-    instance_id: str
+    live: Live
     parser: ParseRunner
-    rules: RuleSet
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-
-    @property
-    def own_addresses(self) -> frozenset[str]:
-        """Our support addresses, lower-cased."""
-        return frozenset(a.lower() for a in self.config.support.addresses)
+    secret: bytes  # signs and checks our reply addresses
+    clock: Clock = field(default=system_clock)
 
     def process(self, spool_id: int) -> Outcome | None:
         """Run one spool item through every stage; None when it was not pending."""
@@ -99,262 +102,239 @@ class Pipeline:
 
     def process_many(self, spool_ids: Sequence[int]) -> list[Outcome | None]:
         """Run spool items through every stage, committing them in small groups."""
+        live = self.live.current  # one configuration for the whole batch
         outcomes: dict[int, Outcome | None] = {}
         rows = []
         for spool_id in spool_ids:
-            row = self._load(spool_id)
+            row = self._load(spool_id, live)
             if isinstance(row, spool.SpoolRow):
                 rows.append(row)
             else:
                 outcomes[spool_id] = row
-        group: list[Parsed] = []
+        group: list[Inbound] = []
         for row, mail in zip(
             rows, self.parser.parse([row.raw for row in rows]), strict=True
         ):
             if isinstance(mail, ParseFailure):
-                outcomes[row.id] = self._quarantine(row.id, str(mail))
+                outcomes[row.id] = self._set_aside(row.id, "", str(mail))
                 continue
-            group.append(self._classify(row, mail))
+            group.append(self._classify(row, mail, live))
             if len(group) >= COMMIT_GROUP:
-                outcomes.update(self._apply_group(group))
+                outcomes.update(self._handle_group(group, live))
                 group = []
-        outcomes.update(self._apply_group(group))
+        outcomes.update(self._handle_group(group, live))
         return [outcomes.get(spool_id) for spool_id in spool_ids]
 
-    def _load(self, spool_id: int) -> spool.SpoolRow | Outcome | None:
+    # -- the stages, in order ------------------------------------------------
+
+    def _load(self, spool_id: int, live: Snapshot) -> spool.SpoolRow | Outcome | None:
+        """Stage 0: the spooled bytes (a message over the size limit goes no further)."""
         item = spool.load(self.sql, spool_id)
         if item is None or item.state != "new":
             return None
-        limit = self.config.smtp.max_message_size
+        limit = live.config.smtp.max_message_size
         if item.size > limit:
-            return self._quarantine(
-                spool_id,
-                f"message of {item.size} bytes exceeds max_message_size ({limit})",
-            )
+            reason = f"message of {item.size} bytes exceeds max_message_size ({limit})"
+            return self._set_aside(spool_id, "", reason)
         return item
 
-    def _quarantine(self, spool_id: int, reason: str) -> Outcome:
-        log.error("spool item %s quarantined: %s", spool_id, reason)
-        spool.quarantine(self.sql, spool_id, reason)
-        return Outcome("quarantined", None, "", reason)
-
-    def _classify(self, row: spool.SpoolRow, mail: ParsedMail) -> Parsed:
-        """Stage 2 (stage 1, parse, ran in the ParseRunner)."""
+    def _classify(
+        self, row: spool.SpoolRow, mail: ParsedMail, live: Snapshot
+    ) -> Inbound:
+        """Stage 2 (stage 1, parse, ran in the ParseRunner): person or robot, and the subject."""
         classification = classify(
-            mail, row.mail_from, self.own_addresses, self.instance_id
+            mail, row.mail_from, live.own_addresses, live.composer.instance_id
         )
-        subject = parse_subject(mail.subject, self.config.support.subject_tag)
-        return Parsed(row.id, mail, classification, subject, row.rcpt_tos, row.mailbox)
+        subject = parse_subject(mail.subject, live.settings.subject_tag)
+        return Inbound(
+            row.id, mail, classification, subject, tuple(row.rcpt_tos), row.mailbox
+        )
 
-    def _apply_group(self, group: list[Parsed]) -> dict[int, Outcome | None]:
-        """Stages 3-5 for several messages in one transaction (one durable commit)."""
+    def _handle(self, msg: Inbound, live: Snapshot) -> Outcome:
+        """Stages 3-7 for one message."""
+        now = self.clock()
+        party = identify(msg, live.settings, self.secret)
+        facts = self._thread(msg, party, live, now)
+        decision = self._route(msg, party, facts, live, now)
+        plan = plan_message(msg, party, facts, decision, live.settings, now)
+        return self._persist(msg, plan, live, now)
+
+    def _thread(
+        self, msg: Inbound, party: Party, live: Snapshot, now: datetime
+    ) -> Facts:
+        """Stage 4: the ticket the message belongs to, and what else its plan depends on."""
+        sql, mail = self.sql, msg.mail
+        if isinstance(party, ClaimedAgent):
+            ticket = ticket_by_number(sql, party.target.ticket)
+            named = {n: ticket_by_number(sql, n) for n in tickets_named_by(msg)}
+            return Facts(
+                match=ThreadMatch(
+                    ticket,
+                    "signed address",
+                    duplicate=find_duplicate(sql, mail.message_id),
+                ),
+                named_tickets={n: t for n, t in named.items() if t is not None},
+                last_customer_text=last_customer_text(sql, ticket.id) if ticket else "",
+            )
+        signed = party.signed_ticket if isinstance(party, Customer) else None
+        if signed is not None and not find_duplicate(sql, mail.message_id):
+            match = thread_by_signature(sql, signed)
+        else:
+            match = find_thread(
+                sql,
+                mail.message_id,
+                msg.subject.ticket,
+                mail.in_reply_to,
+                mail.references,
+            )
+        if isinstance(party, UnsignedAgent):
+            return Facts(match=match)
+        when_resolved = resolved_at(sql, match.ticket) if match.ticket else None
+        match = too_late_to_reopen(msg, match, when_resolved, now, live.settings)
+        if match.ticket is not None or match.duplicate or not msg.sender:
+            return Facts(match=match)
+        # it may open a ticket (and get an acknowledgement), or ask for a status list
+        sent = outbox.automatic_mails_since(sql, msg.sender, now - RATE_WINDOW)
+        asks = is_a_status_request(msg, match, live.settings)
+        return Facts(
+            match=match,
+            automatic_mails_last_hour=sent,
+            open_tickets=tuple(open_tickets_of(sql, msg.sender)) if asks else (),
+        )
+
+    def _route(
+        self, msg: Inbound, party: Party, facts: Facts, live: Snapshot, now: datetime
+    ) -> Decision:
+        """Stage 5: the rules, for a message that would open a ticket."""
+        settings = live.settings
+        if not isinstance(party, Customer) or not needs_routing(
+            msg, facts.match, settings
+        ):
+            return NOT_ROUTED.decision
+        decision = route(
+            live.rules,
+            msg.mail,
+            msg.classification,
+            recipients=msg.recipients,
+            mailbox=msg.mailbox,
+            origin_queue={m.name: m.queue for m in live.config.imap}.get(msg.mailbox),
+            known_customer=bool(msg.sender) and is_known_contact(self.sql, msg.sender),
+            languages=settings.languages,
+            default_language=settings.default_language,
+            now=now,
+        ).decision
+        if decision.assign_group and not decision.assignee:
+            members = live.rules.groups.get(decision.assign_group, ())
+            turn = round_robin(self.sql, decision.assign_group, members)
+            decision = replace(decision, assignee=turn)
+        return decision
+
+    def _persist(
+        self, msg: Inbound, plan: Plan, live: Snapshot, now: datetime
+    ) -> Outcome:
+        """Stage 7: carry the plan out and queue its mails, in the message's savepoint."""
+        mail = msg.mail
+        if plan.quarantine:
+            return quarantined(mail.message_id, plan.reason)
+        ticket = carry_out(
+            self.sql,
+            plan,
+            mail,
+            msg.spool_id,
+            list(msg.recipients),
+            live.rules.sla,
+            now,
+        )
+        failures = queue_mails(self.sql, live.composer, ticket, plan.mails, now)
+        if failures and plan.if_unsent and ticket is None:
+            reason = f"{plan.if_unsent}: {failures[0]}"
+            return outcome(OutcomeKind.IGNORED, mail.message_id, reason)
+        return outcome(
+            plan.outcome,
+            mail.message_id,
+            plan.reason,
+            ticket.number if ticket else None,
+            ticket.id if ticket else None,
+        )
+
+    # -- transactions and failures -------------------------------------------
+
+    def _handle_group(
+        self, group: list[Inbound], live: Snapshot
+    ) -> dict[int, Outcome | None]:
+        """Several messages in one transaction (one durable commit)."""
         if not group:
             return {}
         outcomes: dict[int, Outcome | None] = {}
         try:
             with self.db.atomic():
-                for parsed in group:
-                    outcomes[parsed.spool_id] = self._apply(parsed)
+                for msg in group:
+                    outcomes[msg.spool_id] = self._handle_one(msg, live)
         except TRANSIENT_ERRORS as exc:
             reset_connection(self.db)
             if len(group) > 1:  # find the one that fails, let the others through
-                for parsed in group:
-                    outcomes.update(self._apply_group([parsed]))
+                for msg in group:
+                    outcomes.update(self._handle_group([msg], live))
                 return outcomes
             outcomes[group[0].spool_id] = self._transient_failure(group[0], exc)
-        for parsed in group:
-            _log_outcome(parsed, outcomes.get(parsed.spool_id))
+        for msg in group:
+            _log_outcome(msg, outcomes.get(msg.spool_id))
         return outcomes
 
-    def _apply(self, parsed: Parsed) -> Outcome | None:
-        """Stages 3-5 (thread, route, apply) for one item, in a savepoint of the batch."""
-        if not spool.lock_pending(self.sql, parsed.spool_id):
+    def _handle_one(self, msg: Inbound, live: Snapshot) -> Outcome | None:
+        """One message in a savepoint of the group; the spool item records how it ended."""
+        if not spool.lock_pending(self.sql, msg.spool_id):
             return None
-        mail = parsed.mail
+        message_id = msg.mail.message_id
         try:
             with self.db.atomic():
-                outcome = self._apply_one(parsed)
-                if outcome.outcome != "quarantined":
-                    spool.mark_done(
-                        self.sql,
-                        parsed.spool_id,
-                        outcome.outcome,
-                        mail.message_id,
-                        outcome.ticket_id,
-                        outcome.reason,
-                    )
-                return outcome
+                result = self._handle(msg, live)
+        except (
+            AlreadyStored
+        ):  # stored meanwhile by another daemon: the savepoint undid all
+            ticket = ticket_of_message(self.sql, message_id)
+            result = outcome(
+                OutcomeKind.DUPLICATE,
+                message_id,
+                ALREADY_STORED,
+                ticket.number if ticket else None,
+                ticket.id if ticket else None,
+            )
         except TRANSIENT_ERRORS:
             raise
         except Exception as exc:
-            log.exception("spool item %s quarantined", parsed.spool_id)
-            reason = f"pipeline error: {type(exc).__name__}: {exc}"
-            spool.quarantine(self.sql, parsed.spool_id, reason, mail.message_id)
-            return Outcome("quarantined", None, mail.message_id, reason)
-
-    def _apply_one(self, parsed: Parsed) -> Outcome:
-        mail = parsed.mail
-        now = self.clock()
-        mailer = Mailer(self.config, self.rules, self.composer)
-        target = signed_target(
-            parsed.recipients, mail, mailer.own_addresses, self.composer.secret
-        )
-        if target is not None and target.role != "customer":
-            return self._from_agent(parsed, target, mailer, now)
-        agent = self.rules.agent_by_address(mail.from_.key if mail.from_ else "")
-        if agent is not None:
-            return self._unsigned_agent_mail(parsed, agent)
-        if target is not None and not find_duplicate(self.sql, mail.message_id):
-            match = thread_by_signature(self.sql, target.ticket)
-        else:
-            match = find_thread(
-                self.sql,
-                mail.message_id,
-                parsed.subject.ticket,
-                mail.in_reply_to,
-                mail.references,
+            log.exception("spool item %s quarantined", msg.spool_id)
+            result = quarantined(
+                message_id, f"pipeline error: {type(exc).__name__}: {exc}"
             )
-        human = parsed.classification.kind is MailKind.HUMAN
-        window = now - timedelta(seconds=self.config.support.reopen_within)
-        if (
-            human
-            and match.ticket
-            and not match.duplicate
-            and resolved_long_ago(self.sql, match.ticket, window)
-        ):
-            match = ThreadMatch(
-                None, match.via, follows=match.ticket
-            )  # too late to reopen: a new ticket
-        if (
-            human
-            and match.ticket is None
-            and not match.duplicate
-            and is_status_request(
-                mail.subject, mail.text, self.config.support.status_words
-            )
-        ):
-            return answer_status_request(self.sql, mail, mailer)
-        decision = self._route(parsed, match, now)
-        if decision.action == "quarantine":
-            reason = f"quarantined by rule {decision.matched_rules[-1]!r}"
-            spool.quarantine(self.sql, parsed.spool_id, reason, mail.message_id)
-            return Outcome("quarantined", None, mail.message_id, reason)
-        incoming = Incoming(
-            mail,
-            parsed.subject.title,
-            parsed.classification,
-            match,
-            decision,
-            parsed.spool_id,
-            parsed.recipients,
-            deadlines(self.rules, decision.sla, decision.priority, now),
-            self.rules.sla,
-            now,
-        )
-        return apply_incoming(self.sql, incoming, mailer)
-
-    def _from_agent(
-        self, parsed: Parsed, target: ReplyTarget, mailer: Mailer, now: datetime
-    ) -> Outcome:
-        """Mail at an agent's or vendor's signed address: only they may use it."""
-        mail = parsed.mail
-        sender = self.rules.agents.get(target.name)
-        from_address = mail.from_.key if mail.from_ else ""
-        if sender is None or not _may_speak_for(sender, target.role, from_address):
-            reason = f"mail to the signed address of {target.role} {target.name!r} came from {from_address!r}: not acted upon"
-            ticket = ticket_by_number(self.sql, target.ticket)
-            if ticket is not None:
-                record_event(
-                    self.sql,
-                    ticket.id,
-                    f"unverified:{from_address}",
-                    "refused",
-                    detail=reason,
-                )
-            log.warning("ticket %s: %s", target.ticket, reason)
-            return Outcome(
-                "ignored",
-                target.ticket if ticket else None,
-                mail.message_id,
-                reason,
-                ticket.id if ticket else None,
-            )
-        if find_duplicate(self.sql, mail.message_id):
-            return Outcome.duplicate(
-                ticket_by_number(self.sql, target.ticket), mail.message_id
-            )
-        commands = parse_commands(mail.text, parsed.subject.args)
-        message = AgentMail(
-            mail, target, sender, commands, parsed.spool_id, parsed.recipients, now
-        )
-        return apply_agent_mail(self.sql, message, self.rules, mailer)
-
-    def _unsigned_agent_mail(self, parsed: Parsed, agent: Agent) -> Outcome:
-        """An agent's address in From: without their signed address proves nothing: store nothing."""
-        mail = parsed.mail
-        reason = f"mail from agent {agent.name!r}'s address without a signed reply address: not acted upon"
-        match = find_thread(
+        if result.kind is OutcomeKind.QUARANTINED:
+            return self._set_aside(msg.spool_id, message_id, result.reason)
+        spool.mark_done(
             self.sql,
-            mail.message_id,
-            parsed.subject.ticket,
-            mail.in_reply_to,
-            mail.references,
+            msg.spool_id,
+            result.kind.value,
+            message_id,
+            result.ticket_id,
+            result.reason,
+            self.clock(),
         )
-        if match.ticket is not None and not match.duplicate:
-            record_event(
-                self.sql,
-                match.ticket.id,
-                f"unverified:{agent.address}",
-                "refused",
-                detail=reason,
-            )
-        number = match.ticket.number if match.ticket else None
-        return Outcome(
-            "ignored",
-            number,
-            mail.message_id,
-            reason,
-            match.ticket.id if match.ticket else None,
-        )
+        return result
 
-    def _route(self, parsed: Parsed, match: ThreadMatch, now: datetime) -> Decision:
-        """Stage 4: the rules, for a message that would open a ticket."""
-        if match.ticket is not None or not parsed.classification.may_open_ticket:
-            return NOT_ROUTED.decision
-        support = self.config.support
-        sender = parsed.mail.from_.key if parsed.mail.from_ else ""
-        rules = self.rules
-        decision = route(
-            rules,
-            parsed.mail,
-            parsed.classification,
-            recipients=tuple(parsed.recipients),
-            mailbox=parsed.mailbox,
-            origin_queue={m.name: m.queue for m in self.config.imap}.get(
-                parsed.mailbox
-            ),
-            known_customer=bool(sender) and is_known_contact(self.sql, sender),
-            languages=tuple(support.languages),
-            default_language=support.default_language,
-            now=now,
-        ).decision
-        if decision.assign_group and not decision.assignee:
-            members = rules.groups.get(decision.assign_group, ())
-            decision = replace(
-                decision, assignee=round_robin(self.sql, decision.assign_group, members)
-            )
-        return decision
+    def _set_aside(self, spool_id: int, message_id: str, reason: str) -> Outcome:
+        """Quarantine a spool item with the reason; it is kept and can be retried."""
+        log.error("spool item %s quarantined: %s", spool_id, reason)
+        spool.quarantine(self.sql, spool_id, reason, message_id, self.clock())
+        return quarantined(message_id, reason)
 
-    def _transient_failure(self, parsed: Parsed, exc: Exception) -> Outcome | None:
+    def _transient_failure(self, msg: Inbound, exc: Exception) -> Outcome | None:
         reason = f"storage error: {type(exc).__name__}: {exc}"
-        message_id = parsed.mail.message_id
+        message_id = msg.mail.message_id
         try:
-            if spool.note_transient_failure(self.sql, parsed.spool_id, reason):
-                spool.quarantine(self.sql, parsed.spool_id, reason, message_id)
-                return Outcome("quarantined", None, message_id, reason)
+            if spool.note_transient_failure(self.sql, msg.spool_id, reason):
+                return self._set_aside(msg.spool_id, message_id, reason)
         except DatabaseError:
             reset_connection(self.db)
-        log.warning("spool item %s will be retried: %s", parsed.spool_id, reason)
+        log.warning("spool item %s will be retried: %s", msg.spool_id, reason)
         return None
 
     def run_pending(
@@ -374,16 +354,16 @@ class Pipeline:
         return total
 
 
-def _log_outcome(parsed: Parsed, outcome: Outcome | None) -> None:
-    if outcome is None:
+def _log_outcome(msg: Inbound, result: Outcome | None) -> None:
+    if result is None:
         return
-    reason = f" ({outcome.reason})" if outcome.reason else ""
+    reason = f" ({result.reason})" if result.reason else ""
     log.info(
         "spool %s %s ticket=%s <%s>%s",
-        parsed.spool_id,
-        outcome.outcome,
-        outcome.ticket,
-        parsed.mail.message_id,
+        msg.spool_id,
+        result.kind,
+        result.ticket,
+        msg.mail.message_id,
         reason,
     )
 
@@ -397,15 +377,5 @@ def outcome_of(sql: Sql, spool_id: int) -> Outcome | None:
     )
     if row is None or row[0] == "new":
         return None
-    state, outcome, message_id, error, ticket_id, number = row
-    return Outcome(outcome or state, number, message_id, error, ticket_id)
-
-
-def _may_speak_for(sender: Agent, role: str, from_address: str) -> bool:
-    """An agent must write from their own address; a vendor from their domain."""
-    if role == "agent":
-        return from_address == sender.address
-    return (
-        from_address.rpartition("@")[2] == sender.address.rpartition("@")[2]
-        and sender.tier == 4
-    )
+    state, kind, message_id, error, ticket_id, number = row
+    return outcome(kind or state, message_id, error, number, ticket_id)

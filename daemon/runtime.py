@@ -10,13 +10,13 @@ from peewee import Database
 
 from tierdesk.daemon.config import Config
 from tierdesk.daemon.config_load import read_secret
-from tierdesk.daemon.outgoing.compose import Composer
 from tierdesk.daemon.outgoing.sender import Sender
-from tierdesk.daemon.outgoing.templating import Templates
 from tierdesk.daemon.parsing import ParseRunner
 from tierdesk.daemon.pipeline import Pipeline
+from tierdesk.daemon.snapshot import Live, Snapshot, build_snapshot
 from tierdesk.rules.load import builtin_rules, load_rules
 from tierdesk.rules.model import RuleSet
+from tierdesk.storage.clock import Clock, system_clock
 from tierdesk.storage.db import open_database
 from tierdesk.storage.schema import ensure_schema, instance_id, reply_secret
 from tierdesk.storage.sql import Sql
@@ -24,16 +24,28 @@ from tierdesk.storage.sql import Sql
 log = logging.getLogger("tierdesk")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Runtime:
-    """The database, pipeline and sender of one configuration."""
+    """The database, the configuration in force, the pipeline, the sender and the clock."""
 
-    config: Config
     db: Database
     sql: Sql
+    live: Live
     pipeline: Pipeline
     sender: Sender
-    templates: Templates
+    clock: Clock
+    instance_id: str
+    secret: bytes
+
+    @property
+    def config(self) -> Config:
+        """The configuration in force."""
+        return self.live.current.config
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """Config, rules, templates and composer in force."""
+        return self.live.current
 
     def close(self) -> None:
         """Stop the parse workers and close this thread's database connection."""
@@ -42,7 +54,10 @@ class Runtime:
 
 
 def open_runtime(
-    config: Config, create_if_empty: bool = True, with_rules: bool = True
+    config: Config,
+    create_if_empty: bool = True,
+    with_rules: bool = True,
+    clock: Clock = system_clock,
 ) -> Runtime:
     """Open storage (refusing an unknown schema), load rules and templates, wire the stages.
 
@@ -52,31 +67,18 @@ def open_runtime(
     db = open_database(config.storage_url)
     ensure_schema(db, create_if_empty=create_if_empty)
     support = config.support
-    templates = Templates(
-        config.templates_dir, tuple(support.languages), support.default_language
-    )
-    secret = read_secret(
+    secret_text = read_secret(
         None, support.secret_file, support.secret_env, dict(os.environ)
     )
-    composer = Composer(
-        support,
-        templates,
-        instance_id(db),
-        secret.encode() if secret else reply_secret(db),
-    )
+    secret = secret_text.encode() if secret_text else reply_secret(db)
+    instance = instance_id(db)
+    rules = load_configured_rules(config) if with_rules else builtin_rules()
+    live = Live(build_snapshot(config, rules, instance, secret))
     sql = Sql(db)
     parser = ParseRunner(config.pipeline.parse_workers, config.pipeline.parse_timeout)
-    pipeline = Pipeline(
-        db,
-        sql,
-        config,
-        composer,
-        instance_id(db),
-        parser,
-        load_configured_rules(config) if with_rules else builtin_rules(),
-    )
-    sender = Sender(sql, config.outgoing, config.outgoing_maildir)
-    return Runtime(config, db, sql, pipeline, sender, templates)
+    pipeline = Pipeline(db, sql, live, parser, secret, clock)
+    sender = Sender(sql, config.outgoing_maildir, clock)
+    return Runtime(db, sql, live, pipeline, sender, clock, instance, secret)
 
 
 def load_configured_rules(config: Config) -> RuleSet:

@@ -28,9 +28,9 @@ from tierdesk.daemon.config_load import load_config
 from tierdesk.daemon.intake.imap import MailboxPoller
 from tierdesk.daemon.intake.smtp import IntakeHandler, IntakeLMTP, IntakeSMTP
 from tierdesk.daemon.intake.spool_writer import SpoolWriter
-from tierdesk.daemon.outgoing.templating import Templates
 from tierdesk.daemon.runtime import Runtime, load_configured_rules
 from tierdesk.daemon.sla_sweep import SlaSweeper
+from tierdesk.daemon.snapshot import build_snapshot
 from tierdesk.daemon.systemd import sd_notify
 from tierdesk.daemon.workers import Worker
 from tierdesk.rules.yamlsource import SourceError
@@ -46,16 +46,14 @@ class Daemon:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        close_connection = (
-            runtime.db.close
-        )  # each worker thread has a connection of its own
-        self.sender = Worker(
-            "sender", runtime.sender.deliver_due, 15.0, close_connection
-        )
+        live = runtime.live
+        # each worker thread has a connection of its own
+        close_connection = runtime.db.close
+        self.sender = Worker("sender", self._sender_step, 15.0, close_connection)
         self.pipeline = Worker("pipeline", self._pipeline_step, 5.0, close_connection)
-        self.spool_writer = SpoolWriter(runtime.sql)
+        self.spool_writer = SpoolWriter(runtime.sql, runtime.clock)
         self.handler = IntakeHandler(
-            self._own_addresses(runtime.config),
+            lambda: live.current.own_addresses,
             spool_arrival=self.spool_writer.submit,
             on_spooled=self.pipeline.wake,
             source=runtime.config.smtp.mode,
@@ -65,7 +63,7 @@ class Daemon:
         self.unix_server: asyncio.AbstractServer | None = None
         self.tls_context = _tls_context(runtime.config.smtp)
         self.pollers: dict[str, MailboxPoller] = {}
-        self._watched = self._snapshot()
+        self._watched = self._file_times()
         self.scheduler = AsyncIOScheduler(
             timezone="UTC",
             job_defaults={
@@ -75,9 +73,8 @@ class Daemon:
             },
         )
 
-    @staticmethod
-    def _own_addresses(config: Config) -> frozenset[str]:
-        return frozenset(a.lower() for a in config.support.addresses)
+    def _sender_step(self) -> int:
+        return self.runtime.sender.deliver_due(self.runtime.config.outgoing)
 
     def _pipeline_step(self) -> int:
         done = self.runtime.pipeline.run_pending(stop=lambda: self.pipeline.stopping)
@@ -148,7 +145,9 @@ class Daemon:
 
     def _start_pollers(self, config: Config) -> None:
         for mailbox in config.imap:
-            poller = MailboxPoller(mailbox, self.runtime.sql, self.pipeline.wake)
+            poller = MailboxPoller(
+                mailbox, self.runtime.sql, self.pipeline.wake, self.runtime.clock
+            )
             self.pollers[mailbox.name] = poller
             poller.start()
             self.scheduler.add_job(
@@ -180,12 +179,8 @@ class Daemon:
             log.error(
                 "reload refused, the running configuration and rules stay:\n%s", exc
             )
-            self._watched = self._snapshot()
+            self._watched = self._file_times()
             return
-        support = config.support
-        templates = Templates(
-            config.templates_dir, tuple(support.languages), support.default_language
-        )
         for section in RESTART_ONLY:
             if getattr(config, section) != getattr(current, section):
                 log.warning(
@@ -198,20 +193,14 @@ class Daemon:
             pipeline=current.pipeline,
             data_dir=current.data_dir,
         )
-        object.__setattr__(kept, "source", config.source)
         runtime = self.runtime
-        runtime.config = kept
-        runtime.templates = templates
-        runtime.pipeline.config = kept
-        runtime.pipeline.rules = rules
-        runtime.pipeline.composer.support = kept.support
-        runtime.pipeline.composer.templates = templates
-        runtime.sender.config = kept.outgoing
-        self.handler.own_addresses = self._own_addresses(kept)
+        runtime.live.swap(
+            build_snapshot(kept, rules, runtime.instance_id, runtime.secret)
+        )
         if kept.imap != current.imap:
             self._stop_pollers()
             self._start_pollers(kept)
-        self._watched = self._snapshot()
+        self._watched = self._file_times()
         log.info(
             "reloaded %s (rules: %s, %d rule(s))",
             config.source,
@@ -219,10 +208,10 @@ class Daemon:
             len(rules.rules),
         )
 
-    def _snapshot(self) -> dict[str, float]:
+    def _file_times(self) -> dict[str, float]:
         """Modification times of the config and rules files, to notice edits."""
         paths = (
-            list(self.runtime.pipeline.rules.files) if self.runtime.config.rules else []
+            list(self.runtime.snapshot.rules.files) if self.runtime.config.rules else []
         )
         if self.runtime.config.source != "(embedded default)":
             paths.append(self.runtime.config.source)
@@ -236,20 +225,14 @@ class Daemon:
 
     def _watch_files(self) -> None:
         """Reload when the config or a rules file changed on disk."""
-        if self._snapshot() != self._watched:
+        if self._file_times() != self._watched:
             log.info("a config or rules file changed on disk; reloading")
             self.reload()
 
     def _sla_sweep(self) -> None:
         """The scheduler's SLA job (in a worker thread)."""
-        pipeline = self.runtime.pipeline
-        SlaSweeper(
-            self.runtime.sql,
-            pipeline.rules,
-            pipeline.composer,
-            self._own_addresses(self.runtime.config),
-            self.runtime.config.support.auto_replies_per_hour,
-        ).sweep()
+        runtime = self.runtime
+        SlaSweeper(runtime.sql, runtime.snapshot).sweep(runtime.clock())
         self.sender.wake()
 
     async def stop(self) -> None:

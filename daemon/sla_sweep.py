@@ -9,23 +9,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
-from tierdesk.daemon.outgoing.compose import Composer, Thread, is_deliverable_address
-from tierdesk.daemon.outgoing.templating import TemplateFailure
+from tierdesk.daemon.outgoing.enqueue import queue_mails
+from tierdesk.daemon.snapshot import Snapshot
 from tierdesk.parsers.parsed import Classification, MailKind
 from tierdesk.rules.guard import automatic_mail_refusal
-from tierdesk.rules.model import RuleSet
+from tierdesk.rules.handling.facts import TicketFacts
+from tierdesk.rules.handling.mails import agent_notice, customer_status, requester_of
+from tierdesk.rules.handling.plan import MailSpec, Thread
 from tierdesk.rules.sla import deadlines
 from tierdesk.storage import outbox
 from tierdesk.storage import sla as queries
-from tierdesk.storage.apply import queue_mail
 from tierdesk.storage.changes import change_field, change_status
-from tierdesk.storage.clock import utcnow
-from tierdesk.storage.outbox import OutgoingMail
 from tierdesk.storage.sql import Sql
-from tierdesk.storage.tickets import TicketFacts, record_event
+from tierdesk.storage.tickets import record_event
 
 log = logging.getLogger("tierdesk.sla")
 HUMAN = Classification(MailKind.HUMAN)
@@ -44,23 +43,13 @@ class SweepReport:
 class SlaSweeper:
     """Acts on deadlines stored on tickets; holds no state of its own."""
 
-    def __init__(
-        self,
-        sql: Sql,
-        rules: RuleSet,
-        composer: Composer,
-        own_addresses: frozenset[str],
-        limit: int,
-    ) -> None:
+    def __init__(self, sql: Sql, snapshot: Snapshot) -> None:
         self.sql = sql
-        self.rules = rules
-        self.composer = composer
-        self.own_addresses = own_addresses
-        self.auto_reply_limit = limit
+        self.snapshot = snapshot
+        self.rules = snapshot.rules
 
-    def sweep(self, now: datetime | None = None) -> SweepReport:
+    def sweep(self, now: datetime) -> SweepReport:
         """One pass over everything that is due at `now`."""
-        now = now or datetime.now(UTC)
         report = SweepReport()
         for ticket in self._each(queries.overdue_first_response, now):
             self._escalate(ticket, now, report)
@@ -110,6 +99,7 @@ class SlaSweeper:
                 "sla",
                 "sla_breached",
                 detail=f"first response overdue at tier {ticket.tier}, the ceiling",
+                now=now,
             )
             report.breached.append(ticket.number)
             return
@@ -120,6 +110,7 @@ class SlaSweeper:
             "tier",
             new_tier,
             "sla",
+            now,
             detail="first response overdue",
         )
         sla = self.sql.scalar("SELECT sla FROM ticket WHERE id = ?", ticket.id)
@@ -127,12 +118,12 @@ class SlaSweeper:
         queries.restart_first_response(
             self.sql, ticket.id, again.first_response, again.warn, escalated=True
         )
-        escalated = TicketFacts(**{**ticket.__dict__, "tier": new_tier})
         self._notify_agents(
-            escalated,
+            replace(ticket, tier=new_tier),
             "escalation",
             f"escalation/{new_tier}",
-            {"from_tier": ticket.tier},
+            now,
+            from_tier=ticket.tier,
         )
         report.escalated.append(ticket.number)
 
@@ -145,7 +136,8 @@ class SlaSweeper:
             ticket,
             "sla_warning",
             f"warning/{ticket.tier}/{due}",
-            {"due": str(due)[:16] + " UTC"},
+            now,
+            due=str(due)[:16] + " UTC",
         )
         record_event(
             self.sql,
@@ -153,6 +145,7 @@ class SlaSweeper:
             "sla",
             "sla_warning",
             detail=f"first response due {str(due)[:16]} UTC",
+            now=now,
         )
         report.warned.append(ticket.number)
 
@@ -167,32 +160,42 @@ class SlaSweeper:
             "resolved and quiet",
         )
         address = ticket.requester_email
-        sent = outbox.automatic_mails_since(
-            self.sql, address, utcnow() - timedelta(hours=1)
-        )
+        sent = outbox.automatic_mails_since(self.sql, address, now - timedelta(hours=1))
+        settings = self.snapshot.settings
         refusal = automatic_mail_refusal(
             HUMAN,
             address,
-            self.own_addresses,
-            is_deliverable_address(address),
+            settings.own_addresses,
             sent,
-            self.auto_reply_limit,
+            settings.auto_replies_per_hour,
         )
         if refusal:
             record_event(
-                self.sql, ticket.id, "sla", "status_mail_skipped", detail=refusal
+                self.sql,
+                ticket.id,
+                "sla",
+                "status_mail_skipped",
+                detail=refusal,
+                now=now,
             )
         else:
-            self._queue(
-                ticket,
-                lambda: self.composer.customer_status(
-                    ticket, "closed", f"closed/{now:%Y%m%d%H%M}", self._thread(ticket)
-                ),
+            closed = customer_status(
+                requester_of(ticket),
+                "closed",
+                f"closed/{now:%Y%m%d%H%M}",
+                "closed after the quiet days",
+                self._thread(ticket),
             )
+            self._queue(ticket, [closed], now)
         report.closed.append(ticket.number)
 
     def _notify_agents(
-        self, ticket: TicketFacts, template: str, cause: str, extra: dict[str, object]
+        self,
+        ticket: TicketFacts,
+        template: str,
+        cause: str,
+        now: datetime,
+        **extra: object,
     ) -> None:
         agents = self.rules.agents_of_tier(ticket.tier)
         if not agents:
@@ -202,25 +205,28 @@ class SlaSweeper:
                 "sla",
                 f"{template}_unsent",
                 detail=f"no agents on tier {ticket.tier}",
+                now=now,
             )
             return
         thread = self._thread(ticket)
-        for agent in agents:
-            self._queue(
-                ticket,
-                lambda a=agent: self.composer.agent_notice(
-                    ticket, a, template, cause, thread, extra
-                ),
+        language = self.snapshot.settings.default_language
+        notices = [
+            agent_notice(
+                agent,
+                template,
+                cause,
+                thread,
+                language,
+                f"{agent.name} is on tier {ticket.tier}",
+                **extra,
             )
+            for agent in agents
+        ]
+        self._queue(ticket, notices, now)
 
     def _thread(self, ticket: TicketFacts) -> Thread:
         root = queries.thread_root(self.sql, ticket.id)
         return Thread(root, (root,) if root else ())
 
-    def _queue(self, ticket: TicketFacts, compose: Callable[[], OutgoingMail]) -> None:
-        try:
-            mail = compose()
-        except TemplateFailure as exc:
-            record_event(self.sql, ticket.id, "sla", "mail_failed", detail=str(exc))
-            return
-        queue_mail(self.sql, ticket.id, mail)
+    def _queue(self, ticket: TicketFacts, specs: list[MailSpec], now: datetime) -> None:
+        queue_mails(self.sql, self.snapshot.composer, ticket, specs, now, actor="sla")

@@ -9,6 +9,7 @@ args at the end. What remains is the title.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from tierdesk.parsers.parsed import SubjectInfo
 
@@ -105,7 +106,7 @@ def _split_args(subject: str) -> tuple[str, dict[str, str]]:
     return subject[:end], args
 
 
-def is_status_request(subject: str, text: str, words: list[str]) -> bool:
+def is_status_request(subject: str, text: str, words: Iterable[str]) -> bool:
     """True for a mail whose subject (or, with none, first line) is just a status word."""
     wanted = {w.casefold() for w in words}
     title = strip_reply_prefixes(subject).strip(" .?!").casefold()

@@ -67,3 +67,56 @@ def resume(policy: SlaPolicy, now: datetime, left: float | None) -> datetime | N
     if left is None:
         return None
     return add_business_time(policy.hours, now, max(left, 0.0))
+
+
+@dataclass(frozen=True)
+class Clocks:
+    """A ticket's status and SLA state as stored (aware UTC times)."""
+
+    status: str
+    sla: str | None
+    first_response_due_at: datetime | None
+    resolution_due_at: datetime | None
+    first_response_at: datetime | None
+    first_response_left: float | None
+    resolution_left: float | None
+
+
+def status_change(
+    clocks: Clocks, status: str, policy: SlaPolicy | None, now: datetime
+) -> dict[str, object]:
+    """The SLA columns a status change sets.
+
+    `pending` (waiting on the customer) stops the clocks and keeps the
+    business time that was left; leaving `pending` starts them again with
+    that time. `resolved` records when, so auto-close can count quiet days.
+    """
+    sets: dict[str, object] = {}
+    if status == "resolved":
+        sets["resolved_at"] = now
+    elif clocks.status in ("resolved", "closed") and status != "closed":
+        sets["resolved_at"] = None
+    if policy is None:
+        return sets
+    if status == "pending" and clocks.status != "pending":
+        sets |= {
+            "sla_paused_at": now,
+            "first_response_left": time_left(policy, now, clocks.first_response_due_at),
+            "resolution_left": time_left(policy, now, clocks.resolution_due_at),
+            "first_response_due_at": None,
+            "resolution_due_at": None,
+        }
+    elif clocks.status == "pending" and status != "pending":
+        first_due = (
+            resume(policy, now, clocks.first_response_left)
+            if clocks.first_response_at is None
+            else None
+        )
+        sets |= {
+            "sla_paused_at": None,
+            "first_response_due_at": first_due,
+            "resolution_due_at": resume(policy, now, clocks.resolution_left),
+            "first_response_left": None,
+            "resolution_left": None,
+        }
+    return sets

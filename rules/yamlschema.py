@@ -52,7 +52,12 @@ def bind(cls: type[T], node: Located, problems: list[Problem]) -> T | None:
         )
         return None
     hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    # a field marked {"yaml": False} is set by the program, never by the file
+    fields = {
+        f.name: f
+        for f in dataclasses.fields(cls)
+        if f.init and f.metadata.get("yaml", True)
+    }
     yaml_names = {_yaml_name(name): name for name in fields}
     values: dict[str, Any] = {}
     before = len(problems)

@@ -1,36 +1,20 @@
-"""Changing a ticket's status, tier, queue, priority or assignee: always with an event.
+"""Changing a ticket's status, fields and tags, or merging it: always with an event.
 
-Status changes also run the SLA clocks: `pending` (waiting on the customer)
-stops them and keeps the business time that was left; leaving `pending`
-starts them again with that time. `resolved` records when, so auto-close
-can count the quiet days.
+The SLA consequences of a status change are computed by `rules.sla`
+(`status_change`); these functions load what it needs and write the result.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from tierdesk.rules.model import SlaPolicy
-from tierdesk.rules.sla import resume, time_left
-from tierdesk.storage.clock import to_naive_utc, utcnow
+from tierdesk.rules.sla import Clocks, status_change
+from tierdesk.storage.clock import as_aware_utc
 from tierdesk.storage.sql import Sql
-from tierdesk.storage.tickets import record_event
+from tierdesk.storage.tickets import record_event, ticket_by_number
 
 FIELDS = ("tier", "queue", "priority", "assignee")
-
-
-@dataclass(frozen=True)
-class Clocks:
-    """A ticket's SLA state as stored."""
-
-    status: str
-    sla: str | None
-    first_response_due_at: datetime | None
-    resolution_due_at: datetime | None
-    first_response_at: datetime | None
-    first_response_left: float | None
-    resolution_left: float | None
 
 
 def load_clocks(sql: Sql, ticket_id: int) -> Clocks:
@@ -40,17 +24,7 @@ def load_clocks(sql: Sql, ticket_id: int) -> Clocks:
         " first_response_left, resolution_left FROM ticket WHERE id = ?",
         ticket_id,
     )
-    return Clocks(row[0], row[1], *(_dt(v) for v in row[2:5]), row[5], row[6])
-
-
-def _dt(value: object) -> datetime | None:
-    """A timestamp column as an aware UTC datetime (SQLite hands back text)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    assert isinstance(value, datetime)
-    return value.replace(tzinfo=UTC)
+    return Clocks(row[0], row[1], *(as_aware_utc(v) for v in row[2:5]), row[5], row[6])
 
 
 def change_status(
@@ -75,42 +49,22 @@ def change_status(
         old=clocks.status,
         new=status,
         detail=detail,
+        now=now,
     )
-    sets: dict[str, object] = {"status": status, "updated_at": utcnow()}
     policy = policies.get(clocks.sla) if clocks.sla else None
-    if status == "resolved":
-        sets["resolved_at"] = to_naive_utc(now)
-    elif clocks.status in ("resolved", "closed") and status != "closed":
-        sets["resolved_at"] = None
-    if status == "pending" and clocks.status != "pending" and policy is not None:
-        sets |= {
-            "sla_paused_at": to_naive_utc(now),
-            "first_response_left": time_left(policy, now, clocks.first_response_due_at),
-            "resolution_left": time_left(policy, now, clocks.resolution_due_at),
-            "first_response_due_at": None,
-            "resolution_due_at": None,
-        }
-    elif clocks.status == "pending" and status != "pending" and policy is not None:
-        first_due = (
-            resume(policy, now, clocks.first_response_left)
-            if clocks.first_response_at is None
-            else None
-        )
-        sets |= {
-            "sla_paused_at": None,
-            "first_response_due_at": to_naive_utc(first_due),
-            "resolution_due_at": to_naive_utc(
-                resume(policy, now, clocks.resolution_left)
-            ),
-            "first_response_left": None,
-            "resolution_left": None,
-        }
-    _update(sql, ticket_id, sets)
+    sets = {"status": status, "updated_at": now}
+    _update(sql, ticket_id, sets | status_change(clocks, status, policy, now))
     return True
 
 
 def change_field(
-    sql: Sql, ticket_id: int, field: str, value: object, actor: str, detail: str = ""
+    sql: Sql,
+    ticket_id: int,
+    field: str,
+    value: object,
+    actor: str,
+    now: datetime,
+    detail: str = "",
 ) -> bool:
     """Set tier, queue, priority or assignee with an event; False if unchanged."""
     assert field in FIELDS
@@ -126,8 +80,9 @@ def change_field(
         old=old if old is not None else "",
         new=value,
         detail=detail,
+        now=now,
     )
-    _update(sql, ticket_id, {field: value, "updated_at": utcnow()})
+    _update(sql, ticket_id, {field: value, "updated_at": now})
     return True
 
 
@@ -142,7 +97,7 @@ def record_first_response(sql: Sql, ticket_id: int, actor: str, now: datetime) -
         sql,
         ticket_id,
         {
-            "first_response_at": to_naive_utc(now),
+            "first_response_at": now,
             "first_response_due_at": None,
             "first_response_left": None,
         },
@@ -153,8 +108,69 @@ def record_first_response(sql: Sql, ticket_id: int, actor: str, now: datetime) -
         actor,
         "first_response",
         detail="the first-response clock stopped",
+        now=now,
     )
     return True
+
+
+def change_tags(
+    sql: Sql, ticket_id: int, changes: tuple[str, ...], actor: str, now: datetime
+) -> None:
+    """Add (+tag) and remove (-tag) tags, with one event."""
+    old = (sql.scalar("SELECT tags FROM ticket WHERE id = ?", ticket_id) or "").split()
+    tags = list(old)
+    for change in changes:
+        tag = change[1:].lower()
+        if change.startswith("-"):
+            tags = [t for t in tags if t != tag]
+        elif tag not in tags:
+            tags.append(tag)
+    if tags != old:
+        sql.run("UPDATE ticket SET tags = ? WHERE id = ?", " ".join(tags), ticket_id)
+        record_event(
+            sql,
+            ticket_id,
+            actor,
+            "tags",
+            field="tags",
+            old=" ".join(old),
+            new=" ".join(tags),
+            now=now,
+        )
+
+
+def merge(
+    sql: Sql, ticket_id: int, number: int, into: int, actor: str, now: datetime
+) -> None:
+    """Move a ticket's messages and history into `into`; it closes and points there."""
+    target = ticket_by_number(sql, into)
+    assert target is not None
+    sql.run(
+        "UPDATE message SET ticket_id = ? WHERE ticket_id = ?", target.id, ticket_id
+    )
+    sql.run(
+        "UPDATE ticket SET merged_into = ?, status = 'closed' WHERE id = ?",
+        target.id,
+        ticket_id,
+    )
+    record_event(
+        sql,
+        ticket_id,
+        actor,
+        "merged",
+        field="merged_into",
+        new=into,
+        detail=f"merged into #{into}",
+        now=now,
+    )
+    record_event(
+        sql,
+        target.id,
+        actor,
+        "merged",
+        detail=f"ticket #{number} merged into this one",
+        now=now,
+    )
 
 
 def _update(sql: Sql, ticket_id: int, sets: dict[str, object]) -> None:

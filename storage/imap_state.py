@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 
 from peewee import DatabaseError
 
-from tierdesk.storage.clock import utcnow
 from tierdesk.storage.db import StorageError, reset_connection
 from tierdesk.storage.spool import Arrival, insert
 from tierdesk.storage.sql import Sql
@@ -42,6 +42,7 @@ def spool_fetched(
     last_uid: int,
     messages: list[bytes],
     peer: str,
+    now: datetime,
 ) -> list[int | None]:
     """Spool fetched messages and move the checkpoint to `last_uid`, in one commit.
 
@@ -62,16 +63,20 @@ def spool_fetched(
                     ids.append(None)
                     continue
                 ids.append(
-                    insert(sql, Arrival(raw, "imap", None, (), peer, mailbox), digest)
+                    insert(
+                        sql, Arrival(raw, "imap", None, (), peer, mailbox), now, digest
+                    )
                 )
-            save_checkpoint(sql, mailbox, Checkpoint(uidvalidity, last_uid))
+            save_checkpoint(sql, mailbox, Checkpoint(uidvalidity, last_uid), now)
             return ids
     except DatabaseError as exc:
         reset_connection(sql.db)
         raise StorageError(f"cannot spool from mailbox {mailbox!r}: {exc}") from exc
 
 
-def save_checkpoint(sql: Sql, mailbox: str, checkpoint: Checkpoint) -> None:
+def save_checkpoint(
+    sql: Sql, mailbox: str, checkpoint: Checkpoint, now: datetime
+) -> None:
     """Record how far a mailbox has been read (inside the caller's transaction)."""
     sql.run(
         "INSERT INTO imap_checkpoint (mailbox, uidvalidity, last_uid, updated_at) VALUES (?, ?, ?, ?)"
@@ -80,5 +85,5 @@ def save_checkpoint(sql: Sql, mailbox: str, checkpoint: Checkpoint) -> None:
         mailbox,
         checkpoint.uidvalidity,
         checkpoint.last_uid,
-        utcnow(),
+        now,
     )

@@ -1,7 +1,7 @@
 """peewee models: the whole state of a tierdesk instance lives in these tables.
 
 Raw mail and attachment bytes are in the database too, so one backup holds
-everything. Timestamps are naive UTC (`storage.clock.utcnow`).
+everything. Timestamps are naive UTC (`storage.clock.column_default`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from peewee import (
     TextField,
 )
 
-from tierdesk.storage.clock import utcnow
+from tierdesk.storage.clock import column_default
 
 TICKET_STATUSES = ("new", "open", "pending", "resolved", "closed")
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -55,7 +55,7 @@ class Contact(BaseModel):
 
     email = CharField(unique=True, max_length=320)
     name = TextField(default="")
-    created_at = DateTimeField(default=utcnow)
+    created_at = DateTimeField(default=column_default)
 
 
 class Ticket(BaseModel):
@@ -70,8 +70,8 @@ class Ticket(BaseModel):
     language = CharField(max_length=8, default="en")
     requester = ForeignKeyField(Contact, backref="tickets", index=True)
     assignee = CharField(max_length=64, null=True)
-    created_at = DateTimeField(default=utcnow)
-    updated_at = DateTimeField(default=utcnow)
+    created_at = DateTimeField(default=column_default)
+    updated_at = DateTimeField(default=column_default)
     tags = TextField(default="")
     sla = CharField(max_length=64, null=True)
     first_response_due_at = DateTimeField(null=True, index=True)
@@ -90,7 +90,7 @@ class Ticket(BaseModel):
 class SpoolItem(BaseModel):
     """A raw message exactly as it arrived, committed before we acknowledge it."""
 
-    received_at = DateTimeField(default=utcnow)
+    received_at = DateTimeField(default=column_default)
     source = CharField(max_length=16)
     mail_from = TextField(null=True)
     rcpt_tos = TextField(default="[]")
@@ -130,7 +130,7 @@ class Message(BaseModel):
     text = TextField(default="")
     html = TextField(null=True)
     sent_date = DateTimeField(null=True)
-    created_at = DateTimeField(default=utcnow)
+    created_at = DateTimeField(default=column_default)
     spool = ForeignKeyField(
         SpoolItem, null=True, backref="messages", on_delete="SET NULL"
     )
@@ -162,7 +162,7 @@ class Attachment(BaseModel):
 class OutboxItem(BaseModel):
     """A rendered outgoing mail, written in the same transaction as its cause."""
 
-    created_at = DateTimeField(default=utcnow)
+    created_at = DateTimeField(default=column_default)
     ticket = ForeignKeyField(Ticket, null=True, backref="outbox", on_delete="SET NULL")
     message = ForeignKeyField(
         Message,
@@ -180,7 +180,7 @@ class OutboxItem(BaseModel):
     raw = BlobField()
     state = CharField(max_length=16, default="pending")
     attempts = IntegerField(default=0)
-    next_attempt_at = DateTimeField(default=utcnow)
+    next_attempt_at = DateTimeField(default=column_default)
     last_error = TextField(default="")
     sent_at = DateTimeField(null=True)
 
@@ -193,7 +193,7 @@ class Event(BaseModel):
     """One line of a ticket's history: who changed what, and when."""
 
     ticket = ForeignKeyField(Ticket, backref="events", index=True, on_delete="CASCADE")
-    created_at = DateTimeField(default=utcnow)
+    created_at = DateTimeField(default=column_default)
     actor = TextField()
     kind = CharField(max_length=32)
     field_name = CharField(max_length=32, default="")
@@ -208,7 +208,7 @@ class ImapCheckpoint(BaseModel):
     mailbox = CharField(primary_key=True, max_length=128)
     uidvalidity = BigIntegerField()
     last_uid = BigIntegerField()
-    updated_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=column_default)
 
 
 ALL_MODELS: tuple[type[BaseModel], ...] = (

@@ -11,9 +11,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from tierdesk.storage.clock import utcnow
 from tierdesk.storage.models import OutboxItem
 from tierdesk.storage.sql import Sql
+from tierdesk.storage.tickets import record_event, store_outgoing
 
 
 @dataclass(frozen=True)
@@ -45,11 +45,48 @@ class OutboxRow:
     attempts: int
 
 
+def queue(
+    sql: Sql, ticket_id: int | None, mail: OutgoingMail, why: str, now: datetime
+) -> None:
+    """Put a mail in the outbox; a ticket's mail is also kept as its message, with an event."""
+    if ticket_id is None:
+        enqueue(sql, None, None, mail, now)
+        return
+    message_row_id = store_outgoing(
+        sql,
+        ticket_id,
+        message_id=mail.message_id,
+        kind=mail.kind,
+        sender=mail.mail_from,
+        recipients=list(mail.rcpt_tos),
+        subject=mail.subject,
+        text=mail.text,
+        html=mail.html,
+        in_reply_to=mail.in_reply_to,
+        references=list(mail.references),
+        now=now,
+    )
+    if message_row_id is None:  # the same cause was handled before: the mail exists
+        return
+    enqueue(sql, ticket_id, message_row_id, mail, now)
+    record_event(
+        sql,
+        ticket_id,
+        "system",
+        f"{mail.kind}_queued",
+        detail=f"to {', '.join(mail.rcpt_tos)}: {why}",
+        now=now,
+    )
+
+
 def enqueue(
-    sql: Sql, ticket_id: int | None, message_row_id: int | None, mail: OutgoingMail
+    sql: Sql,
+    ticket_id: int | None,
+    message_row_id: int | None,
+    mail: OutgoingMail,
+    now: datetime,
 ) -> int:
     """Add a mail to the outbox (call inside the transaction that causes it)."""
-    now = utcnow()
     return sql.insert(
         "outbox",
         created_at=now,
@@ -79,12 +116,12 @@ def automatic_mails_since(sql: Sql, address: str, since: datetime) -> int:
     )
 
 
-def due(sql: Sql, now: datetime | None = None, limit: int = 50) -> list[OutboxRow]:
+def due(sql: Sql, now: datetime, limit: int = 50) -> list[OutboxRow]:
     """Pending mails whose next attempt is due, oldest first."""
     rows = sql.all(
         "SELECT id, mail_from, rcpt_tos, message_id, raw, attempts FROM outbox"
         " WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
-        now or utcnow(),
+        now,
         limit,
     )
     return [
@@ -92,11 +129,11 @@ def due(sql: Sql, now: datetime | None = None, limit: int = 50) -> list[OutboxRo
     ]
 
 
-def mark_sent(sql: Sql, item_id: int) -> None:
+def mark_sent(sql: Sql, item_id: int, now: datetime) -> None:
     """The relay (or Maildir) has the mail."""
     sql.run(
         "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = '' WHERE id = ?",
-        utcnow(),
+        now,
         item_id,
     )
 
@@ -110,12 +147,14 @@ def mark_failed(sql: Sql, item_id: int, error: str) -> None:
     )
 
 
-def mark_retry(sql: Sql, item_id: int, error: str, delay: timedelta) -> None:
+def mark_retry(
+    sql: Sql, item_id: int, error: str, delay: timedelta, now: datetime
+) -> None:
     """Try again after `delay`."""
     sql.run(
         "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
         error[:2000],
-        utcnow() + delay,
+        now + delay,
         item_id,
     )
 

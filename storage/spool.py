@@ -11,10 +11,10 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from peewee import DatabaseError
 
-from tierdesk.storage.clock import utcnow
 from tierdesk.storage.db import StorageError, reset_connection
 from tierdesk.storage.models import SpoolItem
 from tierdesk.storage.sql import Sql
@@ -47,7 +47,7 @@ class SpoolRow:
     mailbox: str
 
 
-def spool(sql: Sql, arrivals: Iterable[Arrival]) -> list[int]:
+def spool(sql: Sql, arrivals: Iterable[Arrival], now: datetime) -> list[int]:
     """Store the arrivals in one durable commit and return their spool ids.
 
     Raises StorageError when the database cannot take them, so the caller
@@ -55,17 +55,17 @@ def spool(sql: Sql, arrivals: Iterable[Arrival]) -> list[int]:
     """
     try:
         with sql.db.atomic():
-            return [insert(sql, a) for a in arrivals]
+            return [insert(sql, a, now) for a in arrivals]
     except DatabaseError as exc:
         reset_connection(sql.db)
         raise StorageError(f"cannot spool: {exc}") from exc
 
 
-def insert(sql: Sql, arrival: Arrival, sha256: str | None = None) -> int:
+def insert(sql: Sql, arrival: Arrival, now: datetime, sha256: str | None = None) -> int:
     """Insert one arrival inside the caller's transaction; returns its spool id."""
     return sql.insert(
         "spool",
-        received_at=utcnow(),
+        received_at=now,
         source=arrival.source,
         mail_from=arrival.mail_from,
         rcpt_tos=json.dumps(list(arrival.rcpt_tos)),
@@ -127,7 +127,8 @@ def mark_done(
     outcome: str,
     message_id: str,
     ticket_id: int | None,
-    note: str = "",
+    note: str,
+    now: datetime,
 ) -> None:
     """Record how the pipeline disposed of a message."""
     sql.run(
@@ -137,12 +138,14 @@ def mark_done(
         message_id,
         ticket_id,
         note,
-        utcnow(),
+        now,
         spool_id,
     )
 
 
-def quarantine(sql: Sql, spool_id: int, reason: str, message_id: str = "") -> None:
+def quarantine(
+    sql: Sql, spool_id: int, reason: str, message_id: str, now: datetime
+) -> None:
     """Set a message aside with the reason; it is kept and can be retried."""
     with sql.db.atomic():
         sql.run(
@@ -150,7 +153,7 @@ def quarantine(sql: Sql, spool_id: int, reason: str, message_id: str = "") -> No
             " processed_at = ?, attempts = attempts + 1 WHERE id = ?",
             reason[:4000],
             message_id,
-            utcnow(),
+            now,
             spool_id,
         )
 

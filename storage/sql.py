@@ -15,6 +15,7 @@ from typing import Any
 
 from peewee import Database
 
+from tierdesk.storage.clock import to_naive_utc
 from tierdesk.storage.db import is_sqlite
 
 
@@ -34,10 +35,17 @@ class Sql:
         return text
 
     def _params(self, params: tuple[Any, ...]) -> tuple[Any, ...]:
-        if not self.sqlite:
+        # every timestamp column holds naive UTC; SQLite gets peewee's own text
+        # form of it, so models read these columns back as datetimes
+        if not any(isinstance(p, datetime) for p in params):
             return params
-        # peewee's own text form, so models read these columns back as datetimes
-        return tuple(str(p) if isinstance(p, datetime) else p for p in params)
+        return tuple(
+            self._timestamp(p) if isinstance(p, datetime) else p for p in params
+        )
+
+    def _timestamp(self, value: datetime) -> object:
+        naive = to_naive_utc(value)
+        return str(naive) if self.sqlite else naive
 
     def run(self, sql: str, *params: Any) -> Any:
         """Execute one statement; returns the cursor."""

@@ -7,31 +7,14 @@ against every stored Message-ID, our own outgoing mail included.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
+from tierdesk.rules.handling.facts import NO_MATCH, ThreadMatch, TicketFacts
+from tierdesk.storage.clock import as_aware_utc
 from tierdesk.storage.sql import Sql
-from tierdesk.storage.tickets import (
-    TICKET_COLUMNS,
-    TicketFacts,
-    ticket_by_id,
-    ticket_by_number,
-)
+from tierdesk.storage.tickets import TICKET_COLUMNS, ticket_by_id, ticket_by_number
 
 MAX_REFERENCES_LOOKED_UP = 50
-
-
-@dataclass(frozen=True)
-class ThreadMatch:
-    """Where a message belongs: a ticket (or none) and how we know."""
-
-    ticket: TicketFacts | None
-    via: str
-    duplicate: bool = False
-    follows: TicketFacts | None = None
-
-
-NO_MATCH = ThreadMatch(None, "")
 
 
 def find_thread(
@@ -103,15 +86,28 @@ def thread_by_signature(sql: Sql, number: int) -> ThreadMatch:
     return ThreadMatch(ticket, "signed reply address") if ticket else NO_MATCH
 
 
-def resolved_long_ago(sql: Sql, ticket: TicketFacts, before: datetime) -> bool:
-    """True for a resolved or closed ticket that was resolved (or last changed) before `before`."""
+def resolved_at(sql: Sql, ticket: TicketFacts) -> datetime | None:
+    """When a resolved or closed ticket was resolved (or last changed); None if it is not."""
     if ticket.status not in ("resolved", "closed"):
-        return False
+        return None
     row = sql.one("SELECT resolved_at, updated_at FROM ticket WHERE id = ?", ticket.id)
-    when = row[0] or row[1]
-    if isinstance(when, str):
-        when = datetime.fromisoformat(when)
-    return when.replace(tzinfo=None) < before.astimezone(UTC).replace(tzinfo=None)
+    return as_aware_utc(row[0] or row[1]) if row else None
+
+
+def ticket_of_message(sql: Sql, message_id: str) -> TicketFacts | None:
+    """The ticket a stored message belongs to, or None."""
+    row = sql.one("SELECT ticket_id FROM message WHERE message_id = ?", message_id)
+    return ticket_by_id(sql, row[0]) if row else None
+
+
+def last_customer_text(sql: Sql, ticket_id: int) -> str:
+    """The text of the customer's latest message on a ticket ('' if none)."""
+    text = sql.scalar(
+        "SELECT text FROM message WHERE ticket_id = ? AND kind = 'customer'"
+        " ORDER BY id DESC LIMIT 1",
+        ticket_id,
+    )
+    return text or ""
 
 
 def open_tickets_of(sql: Sql, email: str, limit: int = 20) -> list[TicketFacts]:

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from datetime import datetime
 
 from tierdesk.parsers.parsed import Address, MailAttachment, ParsedMail
-from tierdesk.rules.decision import Decision
-from tierdesk.rules.sla import NO_DEADLINES, Deadlines
-from tierdesk.storage.clock import to_naive_utc, utcnow
+from tierdesk.rules.handling.facts import TicketFacts
+from tierdesk.rules.handling.plan import NewTicket
 from tierdesk.storage.sql import Sql
 
 TICKET_COLUMNS = (
@@ -22,35 +21,6 @@ TICKET_COLUMNS = (
 
 
 MAX_MERGE_CHAIN = 10
-
-
-@dataclass(frozen=True)
-class TicketFacts:
-    """A ticket as the pipeline, templates and reports see it: plain values only."""
-
-    id: int
-    number: int
-    subject: str
-    status: str
-    tier: int
-    queue: str
-    priority: str
-    language: str
-    requester_email: str
-    requester_name: str
-    assignee: str | None
-
-    def as_template_dict(self) -> dict[str, object]:
-        """The `ticket` variable of templates."""
-        return {
-            "number": self.number,
-            "subject": self.subject,
-            "status": self.status,
-            "tier": self.tier,
-            "queue": self.queue,
-            "priority": self.priority,
-            "assignee": self.assignee or "",
-        }
 
 
 def ticket_by_number(sql: Sql, number: int) -> TicketFacts | None:
@@ -74,14 +44,12 @@ def ticket_by_id(
     return TicketFacts(*row) if row else None
 
 
-def contact_for(sql: Sql, address: Address) -> tuple[int, str]:
+def contact_for(sql: Sql, address: Address, now: datetime) -> tuple[int, str]:
     """The (id, name) of the contact for an address, created on first sight."""
     email = address.key
     row = sql.one("SELECT id, name FROM contact WHERE email = ?", email)
     if row is None:
-        sql.insert_ignore(
-            "contact", email=email, name=address.name, created_at=utcnow()
-        )
+        sql.insert_ignore("contact", email=email, name=address.name, created_at=now)
         row = sql.one("SELECT id, name FROM contact WHERE email = ?", email)
     elif address.name and not row[1]:
         sql.run("UPDATE contact SET name = ? WHERE id = ?", address.name, row[0])
@@ -96,21 +64,15 @@ def next_ticket_number(sql: Sql) -> int:
     )
 
 
-def create_ticket(
-    sql: Sql,
-    subject: str,
-    requester: Address,
-    decision: Decision,
-    deadlines: Deadlines = NO_DEADLINES,
-) -> TicketFacts:
+def create_ticket(sql: Sql, new: NewTicket, now: datetime) -> TicketFacts:
     """A new ticket with the next number, status `new`, as routing decided."""
-    contact_id, name = contact_for(sql, requester)
+    decision, deadlines = new.decision, new.deadlines
+    contact_id, name = contact_for(sql, new.requester, now)
     number = next_ticket_number(sql)
-    now = utcnow()
     ticket_id = sql.insert(
         "ticket",
         number=number,
-        subject=subject,
+        subject=new.title,
         status="new",
         tier=decision.tier,
         queue=decision.queue,
@@ -122,21 +84,21 @@ def create_ticket(
         updated_at=now,
         tags=" ".join(decision.tags),
         sla=decision.sla,
-        first_response_due_at=to_naive_utc(deadlines.first_response),
-        resolution_due_at=to_naive_utc(deadlines.resolution),
-        sla_warn_at=to_naive_utc(deadlines.warn),
+        first_response_due_at=deadlines.first_response,
+        resolution_due_at=deadlines.resolution,
+        sla_warn_at=deadlines.warn,
         escalations=0,
     )
     return TicketFacts(
         ticket_id,
         number,
-        subject,
+        new.title,
         "new",
         decision.tier,
         decision.queue,
         decision.priority,
         decision.language,
-        requester.key,
+        new.requester.key,
         name,
         decision.assignee,
     )
@@ -149,6 +111,7 @@ def store_incoming(
     kind: str,
     spool_id: int | None,
     recipients: list[str],
+    now: datetime,
 ) -> int | None:
     """Store an incoming message and its attachments; None if its Message-ID is taken."""
     sender = mail.from_ or Address("", "")
@@ -166,9 +129,10 @@ def store_incoming(
         subject=mail.subject,
         text=mail.text,
         html=mail.html,
-        sent_date=to_naive_utc(mail.date),
+        sent_date=mail.date,
         spool_id=spool_id,
         defects="\n".join(mail.defects),
+        created_at=now,
     )
     if message_id is not None:
         for attachment in mail.attachments:
@@ -189,6 +153,7 @@ def store_outgoing(
     html: str | None,
     in_reply_to: str,
     references: list[str],
+    now: datetime,
 ) -> int | None:
     """Store a mail we send, so replies to it thread; None if its Message-ID exists."""
     return _insert_message(
@@ -205,15 +170,15 @@ def store_outgoing(
         subject=subject,
         text=text,
         html=html,
-        sent_date=utcnow(),
+        sent_date=now,
         spool_id=None,
         defects="",
+        created_at=now,
     )
 
 
 def _insert_message(sql: Sql, **values: object) -> int | None:
     """Insert a message row unless its Message-ID exists; returns the new row id."""
-    values["created_at"] = utcnow()
     columns = ", ".join(f'"{name}"' for name in values)
     marks = ", ".join("?" * len(values))
     return sql.scalar(
@@ -250,12 +215,13 @@ def record_event(
     old: object = "",
     new: object = "",
     detail: str = "",
+    now: datetime,
 ) -> None:
     """Add a line to the ticket's history."""
     sql.insert(
         "event",
         ticket_id=ticket_id,
-        created_at=utcnow(),
+        created_at=now,
         actor=actor,
         kind=kind,
         field_name=field,
@@ -265,6 +231,6 @@ def record_event(
     )
 
 
-def touch(sql: Sql, ticket_id: int) -> None:
+def touch(sql: Sql, ticket_id: int, now: datetime) -> None:
     """Mark the ticket as updated now."""
-    sql.run("UPDATE ticket SET updated_at = ? WHERE id = ?", utcnow(), ticket_id)
+    sql.run("UPDATE ticket SET updated_at = ? WHERE id = ?", now, ticket_id)

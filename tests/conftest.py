@@ -116,7 +116,9 @@ def ingest(runtime: Runtime) -> Callable[..., object]:
     ):
         data = fixture_bytes(raw) if isinstance(raw, str) else raw
         (spool_id,) = spool.spool(
-            runtime.sql, [spool.Arrival(data, "test", mail_from, (rcpt,))]
+            runtime.sql,
+            [spool.Arrival(data, "test", mail_from, (rcpt,))],
+            runtime.clock(),
         )
         return runtime.pipeline.process(spool_id)
 

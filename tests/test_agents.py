@@ -39,13 +39,13 @@ class Desk:
 
     def __init__(self, runtime) -> None:
         self.runtime = runtime
-        self.secret = runtime.pipeline.composer.secret
+        self.secret = runtime.secret
 
     def receive(
         self, raw: bytes, rcpt: str = "support@example.com", sender: str | None = None
     ):
         arrival = spool.Arrival(raw, "test", sender, (rcpt,))
-        (spool_id,) = spool.spool(self.runtime.sql, [arrival])
+        (spool_id,) = spool.spool(self.runtime.sql, [arrival], self.runtime.clock())
         return self.runtime.pipeline.process(spool_id)
 
     def outbox(self, kind: str | None = None) -> list[email.message.EmailMessage]:
@@ -142,7 +142,7 @@ def test_agent_answer_reaches_the_customer_clean_and_threaded(desk):
         )
     )
 
-    assert outcome.outcome == "appended"
+    assert outcome.kind == "appended"
     [answer] = desk.outbox("reply")
     raw = bytes(OutboxItem.get(OutboxItem.kind == "reply").raw)
     assert answer["To"].addresses[0].addr_spec == "alice@customer.example"
@@ -189,8 +189,7 @@ def test_forged_from_without_the_signed_address_changes_nothing(desk):
     outcome = desk.receive(forged)
 
     assert (
-        outcome.outcome == "ignored"
-        and "without a signed reply address" in outcome.reason
+        outcome.kind == "ignored" and "without a signed reply address" in outcome.reason
     )
     assert Ticket.get_by_id(ticket.id).status == "new"
     assert OutboxItem.select().count() == before
@@ -208,7 +207,7 @@ def test_signed_agent_address_from_someone_else_changes_nothing(desk):
         )
     )
 
-    assert outcome.outcome == "ignored"
+    assert outcome.kind == "ignored"
     assert Ticket.get_by_id(ticket.id).status == "new"
     assert OutboxItem.select().count() == before
     assert (
@@ -270,7 +269,7 @@ def test_invalid_command_is_refused_whole_with_an_answer_to_the_agent(desk):
         )
     )
 
-    assert outcome.outcome == "ignored"
+    assert outcome.kind == "ignored"
     ticket = Ticket.get_by_id(ticket.id)
     assert (ticket.priority, ticket.status) == ("normal", "new")  # nothing half-applied
     assert desk.outbox("reply") == []
@@ -314,7 +313,7 @@ def test_subject_mangled_customer_reply_threads_by_the_signed_address(desk):
 
     outcome = desk.receive(mangled, rcpt=signed)
 
-    assert (outcome.outcome, outcome.ticket, outcome.reason) == (
+    assert (outcome.kind, outcome.ticket, outcome.reason) == (
         "appended",
         1,
         "threaded by signed reply address",
@@ -368,7 +367,7 @@ def test_tier_four_hands_the_ticket_to_the_vendor_whose_answer_stays_internal(de
     )
     outcome = desk.receive(answer)
 
-    assert outcome.outcome == "appended"
+    assert outcome.kind == "appended"
     assert Message.get(Message.kind == "vendor_note").text == "Replace part FU-7."
     to_customer = [
         m
@@ -384,7 +383,7 @@ def test_tier_four_without_a_vendor_is_refused(desk):
 
     outcome = desk.receive(desk.agent_mail("alice@acme.example", reply_to, "#tier 4"))
 
-    assert outcome.outcome == "ignored" and "#tier 4 needs a vendor" in outcome.reason
+    assert outcome.kind == "ignored" and "#tier 4 needs a vendor" in outcome.reason
 
 
 def test_status_request_lists_only_the_senders_open_tickets(desk):
@@ -398,7 +397,7 @@ def test_status_request_lists_only_the_senders_open_tickets(desk):
 
     outcome = desk.receive(ask)
 
-    assert outcome.outcome == "answered"
+    assert outcome.kind == "answered"
     assert Ticket.select().count() == 2  # no new ticket for the question
     [answer] = desk.outbox("status")
     assert answer["To"].addresses[0].addr_spec == "alice@customer.example"
@@ -411,7 +410,7 @@ def test_status_request_in_russian_on_the_first_line(desk):
         "Message-ID: <ask-2@customer.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nСтатус\r\n"
     ).encode()
 
-    assert desk.receive(ask).outcome == "answered"
+    assert desk.receive(ask).kind == "answered"
     [answer] = desk.outbox("status")
     assert "нет открытых обращений" in body(answer)
 
@@ -425,7 +424,7 @@ def test_late_reply_to_a_resolved_ticket_opens_a_new_one_that_refers_back(desk):
 
     outcome = desk.receive(fixture_bytes("flow/reply_with_token.eml"))
 
-    assert outcome.outcome == "new_ticket" and outcome.ticket == 2
+    assert outcome.kind == "new_ticket" and outcome.ticket == 2
     assert Ticket.get_by_id(ticket.id).status == "resolved"
     assert Event.get(Event.kind == "follows_up").detail == "follows up on #1"
     assert Event.get(Event.kind == "followed_up").ticket_id == ticket.id
@@ -439,7 +438,7 @@ def test_reply_soon_after_resolving_reopens(desk):
 
     outcome = desk.receive(fixture_bytes("flow/reply_with_token.eml"))
 
-    assert (outcome.outcome, outcome.ticket) == ("appended", 1)
+    assert (outcome.kind, outcome.ticket) == ("appended", 1)
     assert Ticket.get_by_id(ticket.id).status == "open"
 
 
@@ -528,7 +527,7 @@ def test_the_signing_secret_can_come_from_a_file(tmp_path, sqlite_url):
         replace(config, support=replace(config.support, secret_file=secret))
     )
 
-    assert runtime.pipeline.composer.secret == b"a-shared-secret-for-two-instances"
+    assert runtime.secret == b"a-shared-secret-for-two-instances"
     runtime.close()
 
 

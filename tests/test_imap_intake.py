@@ -100,14 +100,20 @@ def test_tickets_from_a_mailbox_start_in_its_queue(server, pollers, runtime):
     from dataclasses import replace
 
     from tierdesk.daemon.config import ImapMailboxConfig as Mailbox
+    from tierdesk.daemon.snapshot import build_snapshot
 
-    runtime.pipeline.config = replace(
+    config = replace(
         runtime.config,
         imap=[
             Mailbox(
                 name="support", host="x", username="u", password="p", queue="billing"
             )
         ],
+    )
+    runtime.live.swap(
+        build_snapshot(
+            config, runtime.snapshot.rules, runtime.instance_id, runtime.secret
+        )
     )
     dovecot = server()
     pollers(dovecot)
@@ -182,10 +188,11 @@ def test_message_spooled_before_a_crash_is_moved_not_taken_again(
     uid = dovecot.append(USER, message("a"))
     # the state a crash leaves between the spool commit and the MOVE
     raw = dovecot.fetch_all(USER)[0]
-    spool.spool(runtime.sql, [spool.Arrival(raw, "imap", mailbox="support")])
+    now = runtime.clock()
+    spool.spool(runtime.sql, [spool.Arrival(raw, "imap", mailbox="support")], now)
     with runtime.db.atomic():
         save_checkpoint(
-            runtime.sql, "support", Checkpoint(dovecot.uidvalidity(USER), uid)
+            runtime.sql, "support", Checkpoint(dovecot.uidvalidity(USER), uid), now
         )
 
     poller = pollers(dovecot)

@@ -75,10 +75,12 @@ def test_pipeline_quarantines_the_hanging_message_and_goes_on(tmp_path, sqlite_u
     )
     runtime.pipeline.parser = ParseRunner(1, 2, parse=hang_on_marker)
     raws = [variant("a"), variant("b") + b"HANG-HERE\n", variant("c")]
-    ids = spool.spool(runtime.sql, [spool.Arrival(raw, "test") for raw in raws])
+    ids = spool.spool(
+        runtime.sql, [spool.Arrival(raw, "test") for raw in raws], runtime.clock()
+    )
 
     outcomes = runtime.pipeline.process_many(ids)
 
-    assert [o.outcome for o in outcomes] == ["new_ticket", "quarantined", "new_ticket"]
+    assert [o.kind for o in outcomes] == ["new_ticket", "quarantined", "new_ticket"]
     assert "longer than 2s" in SpoolItem.get_by_id(ids[1]).error
     runtime.close()

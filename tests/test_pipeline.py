@@ -31,7 +31,7 @@ def outbox_mails() -> list[email.message.EmailMessage]:
 def test_new_request_becomes_ticket_with_one_acknowledgement(ingest):
     outcome = ingest("flow/new_request.eml")
 
-    assert (outcome.outcome, outcome.ticket) == ("new_ticket", 1)
+    assert (outcome.kind, outcome.ticket) == ("new_ticket", 1)
     ticket = Ticket.get(Ticket.number == 1)
     assert ticket.subject == "Printer on floor 3 is offline"
     assert (ticket.status, ticket.tier, ticket.queue) == ("new", 1, "default")
@@ -52,7 +52,7 @@ def test_reply_with_token_in_subject_is_appended(ingest):
     ingest("flow/new_request.eml")
     outcome = ingest("flow/reply_with_token.eml")
 
-    assert (outcome.outcome, outcome.ticket) == ("appended", 1)
+    assert (outcome.kind, outcome.ticket) == ("appended", 1)
     assert Ticket.select().count() == 1
     assert OutboxItem.select().count() == 1
     assert "subject token" in outcome.reason
@@ -67,7 +67,7 @@ def test_reply_with_changed_subject_threads_by_references_to_our_ack(ingest):
 
     outcome = ingest("flow/reply_changed_subject.eml")
 
-    assert (outcome.outcome, outcome.ticket) == ("appended", 1)
+    assert (outcome.kind, outcome.ticket) == ("appended", 1)
     assert outcome.reason == "threaded by In-Reply-To"
 
 
@@ -75,7 +75,7 @@ def test_same_message_twice_is_a_duplicate_without_second_ack(ingest):
     ingest("flow/new_request.eml")
     again = ingest("flow/new_request.eml")
 
-    assert (again.outcome, again.ticket) == ("duplicate", 1)
+    assert (again.kind, again.ticket) == ("duplicate", 1)
     assert Ticket.select().count() == 1
     assert OutboxItem.select().count() == 1
     assert Message.select().where(Message.direction == "in").count() == 1
@@ -97,9 +97,9 @@ def test_processing_a_spool_item_twice_changes_nothing(runtime, ingest):
     ).execute()  # as if the commit had been lost
     replay = runtime.pipeline.process(item.id)
 
-    assert first.outcome == "new_ticket"
+    assert first.kind == "new_ticket"
     assert again is None
-    assert replay.outcome == "duplicate"
+    assert replay.kind == "duplicate"
     after = (
         Ticket.select().count(),
         Message.select().count(),
@@ -111,15 +111,15 @@ def test_processing_a_spool_item_twice_changes_nothing(runtime, ingest):
 
 def test_failure_midway_leaves_no_ticket_without_its_ack(runtime, ingest, monkeypatch):
     """The ticket and its outbox row are one transaction: a crash in between undoes both."""
-    import tierdesk.storage.apply
+    import tierdesk.storage.outbox
 
     def explode(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(tierdesk.storage.apply, "queue_mail", explode)
+    monkeypatch.setattr(tierdesk.storage.outbox, "queue", explode)
     outcome = ingest("flow/new_request.eml")
 
-    assert outcome.outcome == "quarantined"
+    assert outcome.kind == "quarantined"
     assert "disk on fire" in outcome.reason
     assert Ticket.select().count() == 0
     assert Message.select().count() == 0
@@ -129,7 +129,7 @@ def test_failure_midway_leaves_no_ticket_without_its_ack(runtime, ingest, monkey
 
     monkeypatch.undo()
     assert spool.retry(runtime.sql, [item.id]) == 1
-    assert runtime.pipeline.process(item.id).outcome == "new_ticket"
+    assert runtime.pipeline.process(item.id).kind == "new_ticket"
     assert OutboxItem.select().count() == 1
 
 
@@ -139,7 +139,7 @@ def test_auto_reply_to_our_ack_attaches_to_ticket_without_answer(ingest):
         "flow/vacation_reply_to_ack.eml", mail_from="alice@customer.example"
     )
 
-    assert (outcome.outcome, outcome.ticket) == ("appended", 1)
+    assert (outcome.kind, outcome.ticket) == ("appended", 1)
     assert (
         Message.get(Message.message_id == "oof-1@customer.example").kind == "auto_reply"
     )
@@ -150,7 +150,7 @@ def test_auto_reply_to_our_ack_attaches_to_ticket_without_answer(ingest):
 def test_auto_reply_that_threads_nowhere_is_ignored_but_kept(ingest):
     outcome = ingest("flow/vacation_unrelated.eml")
 
-    assert outcome.outcome == "ignored"
+    assert outcome.kind == "ignored"
     assert "Auto-Submitted" in outcome.reason
     assert Ticket.select().count() == 0
     assert OutboxItem.select().count() == 0
@@ -163,7 +163,7 @@ def test_monitoring_alert_opens_ticket_but_gets_no_acknowledgement(ingest):
         "flow/monitoring_alert.eml", mail_from="nagios@monitor.customer.example"
     )
 
-    assert outcome.outcome == "new_ticket"
+    assert outcome.kind == "new_ticket"
     assert OutboxItem.select().count() == 0
     skipped = Event.get(Event.kind == "ack_skipped")
     assert "auto_generated" in skipped.detail
@@ -172,7 +172,7 @@ def test_monitoring_alert_opens_ticket_but_gets_no_acknowledgement(ingest):
 def test_bounce_with_null_sender_is_never_answered(ingest):
     outcome = ingest("flow/bounce_null_sender.eml", mail_from="")
 
-    assert outcome.outcome == "ignored"
+    assert outcome.kind == "ignored"
     assert OutboxItem.select().count() == 0
 
 
@@ -180,7 +180,7 @@ def test_our_own_ack_coming_back_is_ignored(ingest):
     ingest("flow/new_request.eml")
     outcome = ingest("flow/own_ack_looped_back.eml", mail_from="support@example.com")
 
-    assert outcome.outcome == "ignored"
+    assert outcome.kind == "ignored"
     assert "own" in outcome.reason
     assert OutboxItem.select().count() == 1
 
@@ -211,7 +211,7 @@ def test_russian_koi8r_request_gets_russian_acknowledgement(ingest):
 def test_header_injection_in_subject_and_name_stays_in_one_header(ingest):
     outcome = ingest("flow/header_injection.eml")
 
-    assert outcome.outcome == "new_ticket"
+    assert outcome.kind == "new_ticket"
     raw = bytes(OutboxItem.get().raw)
     headers = raw.split(b"\r\n\r\n", 1)[0]
     assert not any(line.lower().startswith(b"bcc") for line in headers.split(b"\r\n"))
@@ -230,9 +230,11 @@ def test_auto_replies_per_address_are_rate_limited(tmp_path, db_url):
     for i in range(4):
         data = raw.replace(b"request-1@", f"request-1-{i}@".encode())
         (spool_id,) = spool.spool(
-            runtime.sql, [spool.Arrival(data, "test", "alice@customer.example")]
+            runtime.sql,
+            [spool.Arrival(data, "test", "alice@customer.example")],
+            runtime.clock(),
         )
-        assert runtime.pipeline.process(spool_id).outcome == "new_ticket"
+        assert runtime.pipeline.process(spool_id).kind == "new_ticket"
 
     assert OutboxItem.select().count() == 2
     assert Event.select().where(Event.kind == "ack_skipped").count() == 2
@@ -250,11 +252,13 @@ def test_oversize_message_is_quarantined_with_the_reason(tmp_path, db_url):
     config = replace(config, smtp=replace(config.smtp, max_message_size=1000))
     runtime = open_runtime(config)
     raw = fixture_bytes("flow/attachment_1.eml") + b"x" * 2000
-    (spool_id,) = spool.spool(runtime.sql, [spool.Arrival(raw, "test")])
+    (spool_id,) = spool.spool(
+        runtime.sql, [spool.Arrival(raw, "test")], runtime.clock()
+    )
 
     outcome = runtime.pipeline.process(spool_id)
 
-    assert outcome.outcome == "quarantined"
+    assert outcome.kind == "quarantined"
     assert "exceeds max_message_size" in SpoolItem.get_by_id(spool_id).error
     runtime.close()
 
@@ -284,7 +288,7 @@ def test_spool_keeps_envelope_and_raw_bytes(ingest):
 def test_utf8_message_ids_do_not_break_the_acknowledgement(ingest):
     outcome = ingest("flow/utf8_message_id.eml")
 
-    assert outcome.outcome == "new_ticket"
+    assert outcome.kind == "new_ticket"
     [ack] = outbox_mails()
     assert ack["In-Reply-To"] is None  # a UTF-8 id needs SMTPUTF8 end to end: left out
     assert ack["References"] == "<plain@x.example>"

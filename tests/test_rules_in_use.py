@@ -42,7 +42,9 @@ def routed(tmp_path, db_url):
 
     def ingest(raw: bytes):
         (spool_id,) = spool.spool(
-            runtime.sql, [spool.Arrival(raw, "test", None, ("support@example.com",))]
+            runtime.sql,
+            [spool.Arrival(raw, "test", None, ("support@example.com",))],
+            runtime.clock(),
         )
         return runtime.pipeline.process(spool_id)
 
@@ -77,7 +79,7 @@ def test_round_robin_takes_turns_across_tickets(routed):
 
 def test_drop_and_quarantine_rules(routed):
     dropped = routed(variant(REQUEST, "spam", sender="offers@mail.spam.example"))
-    assert (dropped.outcome, dropped.reason) == ("ignored", "dropped by a rule")
+    assert (dropped.kind, dropped.reason) == ("ignored", "dropped by a rule")
 
     exe = (
         (FIXTURES / "flow/attachment_1.eml")
@@ -85,7 +87,7 @@ def test_drop_and_quarantine_rules(routed):
         .replace(b"invoice.pdf", b"invoice.exe")
     )
     held = routed(exe)
-    assert held.outcome == "quarantined"
+    assert held.kind == "quarantined"
     assert (
         "suspicious attachments"
         in SpoolItem.get(SpoolItem.state == "quarantined").error

@@ -14,7 +14,6 @@ import pytest
 from tests.conftest import fixture_bytes, make_config
 from tierdesk.daemon.runtime import open_runtime
 from tierdesk.daemon.sla_sweep import SlaSweeper
-from tierdesk.rules.load import load_rules
 from tierdesk.storage import spool
 from tierdesk.storage.changes import change_status, record_first_response
 from tierdesk.storage.models import Event, OutboxItem, Ticket
@@ -48,16 +47,12 @@ def desk(tmp_path, db_url):
     """A runtime with the SLA rules and a clock the test sets."""
     rules_path = tmp_path / "rules.yaml"
     rules_path.write_text(textwrap.dedent(RULES))
-    runtime = open_runtime(replace(make_config(tmp_path, db_url), rules=rules_path))
     clock = {"now": FRIDAY_4PM}
-    runtime.pipeline.clock = lambda: clock["now"]
-    sweeper = SlaSweeper(
-        runtime.sql,
-        load_rules(rules_path),
-        runtime.pipeline.composer,
-        frozenset({"support@example.com"}),
-        10,
+    runtime = open_runtime(
+        replace(make_config(tmp_path, db_url), rules=rules_path),
+        clock=lambda: clock["now"],
     )
+    sweeper = SlaSweeper(runtime.sql, runtime.snapshot)
 
     class Desk:
         def at(self, when: datetime) -> None:
@@ -66,7 +61,9 @@ def desk(tmp_path, db_url):
         sql = runtime.sql
 
         def process(self, raw: bytes):
-            (spool_id,) = spool.spool(runtime.sql, [spool.Arrival(raw, "test")])
+            (spool_id,) = spool.spool(
+                runtime.sql, [spool.Arrival(raw, "test")], runtime.clock()
+            )
             return runtime.pipeline.process(spool_id)
 
         def new_ticket(self, tag: str = "1") -> Ticket:
@@ -220,9 +217,7 @@ def test_customer_reply_reopens_a_resolved_ticket_so_it_is_not_closed(desk):
     desk.status(ticket, "resolved", datetime(2026, 1, 12, 10, 0, tzinfo=BERLIN))
     desk.at(datetime(2026, 1, 13, 10, 0, tzinfo=BERLIN))
 
-    assert (
-        desk.process(fixture_bytes("flow/reply_with_token.eml")).outcome == "appended"
-    )
+    assert desk.process(fixture_bytes("flow/reply_with_token.eml")).kind == "appended"
 
     reopened = Ticket.get_by_id(ticket.id)
     assert (reopened.status, reopened.resolved_at) == ("open", None)

@@ -252,7 +252,7 @@ def test_unexpected_handler_error_is_a_451_that_leaks_nothing():
         return 1
 
     handler = IntakeHandler(
-        frozenset({"support@example.com"}), spool_arrival, lambda: None
+        lambda: frozenset({"support@example.com"}), spool_arrival, lambda: None
     )
 
     reply = asyncio.run(handler.handle_exception(RuntimeError("db password=secret")))

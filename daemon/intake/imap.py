@@ -25,6 +25,7 @@ from imapclient.exceptions import IMAPClientError, LoginError
 
 from tierdesk.daemon.config import ImapMailboxConfig
 from tierdesk.daemon.config_load import read_secret
+from tierdesk.storage.clock import Clock, system_clock
 from tierdesk.storage.db import StorageError
 from tierdesk.storage.imap_state import load_checkpoint, spool_fetched
 from tierdesk.storage.sql import Sql
@@ -85,11 +86,16 @@ class MailboxPoller:
     """Takes mail from one IMAP mailbox into the spool, in a thread of its own."""
 
     def __init__(
-        self, config: ImapMailboxConfig, sql: Sql, on_spooled: Callable[[], None]
+        self,
+        config: ImapMailboxConfig,
+        sql: Sql,
+        on_spooled: Callable[[], None],
+        clock: Clock = system_clock,
     ) -> None:
         self.config = config
         self.sql = sql
         self.on_spooled = on_spooled
+        self.clock = clock
         self.state = "starting"
         self.failures = 0
         self.rounds = 0
@@ -230,6 +236,7 @@ class MailboxPoller:
                 batch[-1],
                 raws,
                 self.config.host,
+                self.clock(),
             )
             self.on_spooled()
             self._dispose(client, capabilities, batch)

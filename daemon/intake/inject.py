@@ -16,8 +16,8 @@ from typing import BinaryIO, TextIO
 
 from tierdesk.daemon.pipeline import outcome_of
 from tierdesk.daemon.runtime import Runtime
+from tierdesk.rules.handling.outcome import deferred
 from tierdesk.storage import spool
-from tierdesk.storage.apply import Outcome
 from tierdesk.storage.db import StorageError
 
 EX_OK = 0
@@ -54,7 +54,7 @@ def inject(
             print(f"tierdesk inject: {exc}", file=sys.stderr)
             return EX_NOINPUT
         try:
-            ids = spool.spool(runtime.sql, arrivals)
+            ids = spool.spool(runtime.sql, arrivals, runtime.clock())
         except StorageError as exc:
             print(f"tierdesk inject: {exc}; the MTA should retry", file=sys.stderr)
             return EX_TEMPFAIL
@@ -62,14 +62,7 @@ def inject(
         for spool_id, processed in zip(
             ids, runtime.pipeline.process_many(ids), strict=True
         ):
-            outcome = processed or outcome_of(runtime.sql, spool_id)
-            if outcome is None:
-                outcome = Outcome(
-                    "deferred",
-                    None,
-                    "",
-                    "spooled; a temporary storage error deferred processing",
-                )
+            outcome = processed or outcome_of(runtime.sql, spool_id) or deferred()
             out.write(outcome.as_json() + "\n")
         out.flush()
     return EX_OK

@@ -28,7 +28,7 @@ class IntakeHandler:
 
     def __init__(
         self,
-        own_addresses: frozenset[str],
+        own_addresses: Callable[[], frozenset[str]],
         spool_arrival: Callable[[Arrival], Awaitable[int]],
         on_spooled: Callable[[], None],
         source: str = "smtp",
@@ -48,7 +48,7 @@ class IntakeHandler:
         rcpt_options: list[str],
     ) -> str:
         """Accept only our support addresses (plus-addressed forms too); never relay."""
-        if not is_own_address(address, self.own_addresses):
+        if not is_own_address(address, self.own_addresses()):
             return f"550 5.1.1 <{address}>: no such mailbox here"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"

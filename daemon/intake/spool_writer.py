@@ -15,6 +15,7 @@ import threading
 from concurrent.futures import Future
 
 from tierdesk.storage import spool
+from tierdesk.storage.clock import Clock
 from tierdesk.storage.db import StorageError
 from tierdesk.storage.spool import Arrival
 from tierdesk.storage.sql import Sql
@@ -25,8 +26,9 @@ MAX_GROUP = 64
 class SpoolWriter:
     """A thread that spools arrivals in groups; `submit` returns when its arrival is durable."""
 
-    def __init__(self, sql: Sql) -> None:
+    def __init__(self, sql: Sql, clock: Clock) -> None:
         self.sql = sql
+        self.clock = clock
         self._queue: queue.SimpleQueue[tuple[Arrival, Future[int]] | None] = (
             queue.SimpleQueue()
         )
@@ -71,7 +73,7 @@ class SpoolWriter:
 
     def _commit(self, group: list[tuple[Arrival, Future[int]]]) -> None:
         try:
-            ids = spool.spool(self.sql, [arrival for arrival, _ in group])
+            ids = spool.spool(self.sql, [arrival for arrival, _ in group], self.clock())
         except StorageError as exc:
             for _, future in group:
                 future.set_exception(exc)

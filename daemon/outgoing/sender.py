@@ -21,6 +21,7 @@ from types import TracebackType
 from tierdesk.daemon.config import OutgoingConfig
 from tierdesk.daemon.config_load import read_secret
 from tierdesk.storage import outbox
+from tierdesk.storage.clock import Clock
 from tierdesk.storage.outbox import OutboxRow
 from tierdesk.storage.sql import Sql
 
@@ -165,46 +166,52 @@ def make_transport(
 class Sender:
     """Delivers due outbox rows; call `deliver_due` whenever something may be due."""
 
-    def __init__(self, sql: Sql, config: OutgoingConfig, maildir: Path) -> None:
+    def __init__(self, sql: Sql, maildir: Path, clock: Clock) -> None:
         self.sql = sql
-        self.config = config
         self.maildir = maildir
+        self.clock = clock
         self._relay_down = False
 
-    def deliver_due(self, limit: int = 100) -> int:
-        """Deliver what is due now; returns how many mails were handed over."""
-        items = outbox.due(self.sql, limit=limit)
+    def deliver_due(self, config: OutgoingConfig, limit: int = 100) -> int:
+        """Deliver what is due now through `config`'s transport; returns how many were handed over."""
+        items = outbox.due(self.sql, self.clock(), limit=limit)
         if not items:
             return 0
         delivered = 0
-        with make_transport(self.config, self.maildir) as transport:
+        with make_transport(config, self.maildir) as transport:
             for item in items:
                 try:
                     transport.deliver(item)
                 except DeliveryError as exc:
-                    self._record_failure(item, exc)
+                    self._record_failure(item, exc, config)
                     if exc.relay_down:
                         break
                     continue
                 with self.sql.db.atomic():
-                    outbox.mark_sent(self.sql, item.id)
+                    outbox.mark_sent(self.sql, item.id, self.clock())
                 delivered += 1
                 self._relay_state(down=False, detail="")
         return delivered
 
-    def _record_failure(self, item: OutboxRow, exc: DeliveryError) -> None:
+    def _record_failure(
+        self, item: OutboxRow, exc: DeliveryError, config: OutgoingConfig
+    ) -> None:
         attempts = item.attempts + 1
         with self.sql.db.atomic():
-            if exc.permanent or attempts >= self.config.max_attempts:
+            if exc.permanent or attempts >= config.max_attempts:
                 outbox.mark_failed(self.sql, item.id, str(exc))
                 log.error(
                     "outbox %s to %s failed for good: %s", item.id, item.rcpt_tos, exc
                 )
             else:
-                delay = min(
-                    self.config.retry_base * 2 ** (attempts - 1), self.config.retry_max
+                delay = min(config.retry_base * 2 ** (attempts - 1), config.retry_max)
+                outbox.mark_retry(
+                    self.sql,
+                    item.id,
+                    str(exc),
+                    timedelta(seconds=delay),
+                    self.clock(),
                 )
-                outbox.mark_retry(self.sql, item.id, str(exc), timedelta(seconds=delay))
         if not exc.permanent:
             self._relay_state(down=True, detail=str(exc))
 

@@ -1,0 +1,111 @@
+"""What handling is given: the message, the party who sent it, and the facts storage knows.
+
+Plain values only, gathered by the pipeline before a plan is made, so every
+policy can be tested with an `.eml` file and a few hand-written facts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from tierdesk.parsers.parsed import Classification, ParsedMail, SubjectInfo
+from tierdesk.parsers.reply_address import ReplyTarget
+from tierdesk.rules.model import Agent
+
+
+@dataclass(frozen=True)
+class TicketFacts:
+    """A ticket as handling, templates and reports see it."""
+
+    id: int
+    number: int
+    subject: str
+    status: str
+    tier: int
+    queue: str
+    priority: str
+    language: str
+    requester_email: str
+    requester_name: str
+    assignee: str | None
+
+    def as_template_dict(self) -> dict[str, object]:
+        """The `ticket` variable of templates."""
+        return {
+            "number": self.number,
+            "subject": self.subject,
+            "status": self.status,
+            "tier": self.tier,
+            "queue": self.queue,
+            "priority": self.priority,
+            "assignee": self.assignee or "",
+        }
+
+
+@dataclass(frozen=True)
+class ThreadMatch:
+    """Where a message belongs: a ticket (or none) and how we know."""
+
+    ticket: TicketFacts | None
+    via: str
+    duplicate: bool = False
+    follows: TicketFacts | None = None
+
+
+NO_MATCH = ThreadMatch(None, "")
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One spooled message after the parse and classify stages."""
+
+    spool_id: int
+    mail: ParsedMail
+    classification: Classification
+    subject: SubjectInfo
+    recipients: tuple[str, ...] = ()
+    mailbox: str = ""
+
+    @property
+    def sender(self) -> str:
+        """The From address as we compare it ('' when there is none)."""
+        return self.mail.from_.key if self.mail.from_ else ""
+
+
+@dataclass(frozen=True)
+class Customer:
+    """Anyone who is not acting as an agent: a customer, a robot, a stranger."""
+
+    signed_ticket: int | None = None  # a valid signed customer address names it
+
+
+@dataclass(frozen=True)
+class ClaimedAgent:
+    """Mail to an agent's or vendor's signed address: it claims to come from them."""
+
+    target: ReplyTarget
+    agent: Agent | None  # None: the signed name is no agent (any more)
+
+
+@dataclass(frozen=True)
+class UnsignedAgent:
+    """An agent's address in From without a signed address: it proves nothing."""
+
+    agent: Agent
+
+
+Party = Customer | ClaimedAgent | UnsignedAgent
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the database knows that a plan depends on."""
+
+    match: ThreadMatch = NO_MATCH
+    resolved_at: datetime | None = None  # of the matched ticket, for the reopen window
+    automatic_mails_last_hour: int = 0  # sent to the sender, for the loop breaker
+    open_tickets: tuple[TicketFacts, ...] = ()  # the sender's, for a status request
+    named_tickets: Mapping[int, TicketFacts] = field(default_factory=dict)
+    last_customer_text: str = ""  # for a vendor hand-over

@@ -1,0 +1,229 @@
+"""The mails handling can cause, as specs: to whom, from which template, and why.
+
+Who hears about a ticket is decided here too: its assignee, else the agents
+of its queue's group or its tier (`watchers`). Template variables that do not
+depend on the ticket's stored state are filled in here; the composer adds
+the ticket, its requester and our signed reply addresses when it renders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tierdesk.parsers.parsed import Address, MailAttachment, ParsedMail
+from tierdesk.parsers.quotes import strip_quoted
+from tierdesk.rules.guard import is_deliverable_address
+from tierdesk.rules.handling.facts import TicketFacts
+from tierdesk.rules.handling.plan import MailSpec, ReplyAs, Thread
+from tierdesk.rules.model import Agent, RuleSet
+
+EXCERPT_CHARS = 3000
+CUSTOMER = ReplyAs("customer")
+
+
+def watchers(
+    rules: RuleSet,
+    tier: int,
+    queue: str,
+    assignee: str | None,
+    except_agent: str | None = None,
+) -> list[Agent]:
+    """Who hears about a ticket: its assignee, else its queue's group or its tier."""
+    assigned = rules.agents.get(assignee or "")
+    agents = [assigned] if assigned else rules.agents_for(tier, queue)
+    return [
+        a
+        for a in agents
+        if a.name != except_agent and is_deliverable_address(a.address)
+    ]
+
+
+def author_of(mail: ParsedMail) -> str:
+    """How a notice names whoever wrote `mail`."""
+    return str(mail.from_) if mail.from_ else "(unknown sender)"
+
+
+def acknowledgement(
+    mail: ParsedMail, template: str, language: str, requester: Address
+) -> MailSpec:
+    """The acknowledgement of a new ticket, greeting the customer by the name they just used."""
+    return MailSpec(
+        kind="ack",
+        template=template,
+        to=requester,
+        why="acknowledge the new ticket",
+        cause=mail.message_id,
+        thread=Thread.under(mail),
+        language=language,
+        reply_as=CUSTOMER,
+        context={
+            "customer": {"name": requester.name, "email": requester.key},
+            "message": {
+                "subject": mail.subject,
+                "excerpt": mail.text[:EXCERPT_CHARS],
+            },
+        },
+        if_unrendered="ack_failed",
+    )
+
+
+def status_list(
+    mail: ParsedMail, rows: list[dict[str, object]], language: str
+) -> MailSpec:
+    """The answer to a status request: the sender's open tickets."""
+    assert mail.from_ is not None
+    sender = Address(mail.from_.name, mail.from_.key)
+    return MailSpec(
+        kind="status",
+        template="status_list",
+        to=sender,
+        why="answer a status request",
+        cause=mail.message_id,
+        thread=Thread.under(mail),
+        language=language,
+        context={"tickets": rows},
+    )
+
+
+def agent_notice(
+    agent: Agent,
+    template: str,
+    cause: str,
+    thread: Thread | None,
+    language: str,
+    why: str,
+    **context: object,
+) -> MailSpec:
+    """A notice to one agent, threaded per ticket; replying to it acts as that agent."""
+    return MailSpec(
+        kind=template,
+        template=template,
+        to=Address(agent.display_name, agent.address),
+        why=why,
+        cause=f"{cause}/{agent.name}",
+        thread=thread,
+        language=language,
+        reply_as=ReplyAs("agent", agent.name),
+        context={
+            "agent": {"name": agent.display_name or agent.name, "id": agent.name},
+            **context,
+        },
+        automatic=False,
+        auto_submitted="auto-generated",
+        if_unrendered="notice_failed",
+    )
+
+
+def message_notices(
+    agents: Sequence[Agent], template: str, mail: ParsedMail, language: str
+) -> list[MailSpec]:
+    """Notices of a customer's message (new ticket or reply), with its new text only."""
+    names = [a.filename for a in mail.attachments if not a.inline]
+    return [
+        agent_notice(
+            agent,
+            template,
+            mail.message_id,
+            Thread.under(mail),
+            language,
+            f"{agent.name} watches the ticket",
+            author=author_of(mail),
+            text=strip_quoted(mail.text).strip() or "(no text)",
+            attachments=names,
+        )
+        for agent in agents
+    ]
+
+
+def note_notices(
+    agents: Sequence[Agent],
+    author: str,
+    text: str,
+    attachments: list[str],
+    cause: str,
+    language: str,
+) -> list[MailSpec]:
+    """Tell the other watching agents about a private note (an agent's or a vendor's)."""
+    return [
+        agent_notice(
+            agent,
+            "notify_note",
+            cause,
+            None,
+            language,
+            f"{agent.name} watches the ticket",
+            author=author,
+            text=text or "(no text)",
+            attachments=attachments,
+        )
+        for agent in agents
+    ]
+
+
+def agent_reply(
+    agent: Agent,
+    requester: Address,
+    text: str,
+    attachments: tuple[MailAttachment, ...],
+    cause: str,
+) -> MailSpec:
+    """An agent's answer, sent to the customer from the support address."""
+    name = agent.display_name or agent.name
+    return MailSpec(
+        kind="reply",
+        template="reply",
+        to=requester,
+        why=f"{agent.name} answered",
+        cause=cause,
+        thread=None,
+        reply_as=CUSTOMER,
+        context={"text": text, "agent": {"name": name}, "new_status": ""},
+        attachments=attachments,
+        automatic=False,
+        auto_submitted=None,
+        from_name=name,
+    )
+
+
+def customer_status(
+    requester: Address, template: str, cause: str, why: str, thread: Thread | None
+) -> MailSpec:
+    """A status mail (resolved, closed, pending) to the ticket's requester."""
+    return MailSpec(
+        kind=template,
+        template=template,
+        to=requester,
+        why=why,
+        cause=cause,
+        thread=thread,
+        reply_as=CUSTOMER,
+        auto_submitted="auto-generated",
+    )
+
+
+def vendor_forward(
+    vendor: Agent, summary: str, note: str, cause: str, language: str
+) -> MailSpec:
+    """The ticket handed to a vendor (tier 4); their answers come back as notes."""
+    return MailSpec(
+        kind="vendor",
+        template="vendor",
+        to=Address(vendor.display_name, vendor.address),
+        why=f"handed to vendor {vendor.name}",
+        cause=f"{cause}/{vendor.name}",
+        thread=Thread.of([]),
+        language=language,
+        reply_as=ReplyAs("vendor", vendor.name),
+        context={
+            "vendor": {"name": vendor.display_name or vendor.name},
+            "text": summary,
+            "note": note,
+        },
+        automatic=False,
+        auto_submitted=None,
+    )
+
+
+def requester_of(ticket: TicketFacts) -> Address:
+    """The ticket's customer as a mail recipient."""
+    return Address(ticket.requester_name, ticket.requester_email)

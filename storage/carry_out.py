@@ -1,0 +1,132 @@
+"""Carrying out a plan's ticket side in the caller's transaction: it decides nothing.
+
+The ticket is created (or taken as it is), the message stored, then each
+change applied in the plan's order, each with its event. The mails come
+after, from the daemon, which renders them against the ticket returned here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from tierdesk.parsers.parsed import ParsedMail
+from tierdesk.rules.handling.facts import TicketFacts
+from tierdesk.rules.handling.plan import (
+    Change,
+    ChangeTags,
+    FollowsUp,
+    MergeInto,
+    NewTicket,
+    Plan,
+    RecordEvent,
+    SetField,
+    SetStatus,
+    StopFirstResponseClock,
+    Touch,
+)
+from tierdesk.rules.model import SlaPolicy
+from tierdesk.storage.changes import (
+    change_field,
+    change_status,
+    change_tags,
+    merge,
+    record_first_response,
+)
+from tierdesk.storage.sql import Sql
+from tierdesk.storage.tickets import (
+    contact_for,
+    create_ticket,
+    record_event,
+    store_incoming,
+    ticket_by_id,
+    touch,
+)
+
+# changes after which the ticket is read again, so mails show it as it now is
+_RESHAPING = (SetStatus, SetField, MergeInto)
+
+
+class AlreadyStored(Exception):
+    """The message's Message-ID was stored meanwhile (by another daemon): undo the plan."""
+
+
+def carry_out(
+    sql: Sql,
+    plan: Plan,
+    mail: ParsedMail,
+    spool_id: int | None,
+    recipients: list[str],
+    sla_policies: dict[str, SlaPolicy],
+    now: datetime,
+) -> TicketFacts | None:
+    """Write the plan's ticket, message and changes; returns the ticket as it now is.
+
+    Raises AlreadyStored when the message turns out to be stored already, so
+    the caller rolls the whole plan back.
+    """
+    ticket = plan.ticket
+    if isinstance(ticket, NewTicket):
+        ticket = create_ticket(sql, ticket, now)
+    if plan.store is not None:
+        assert ticket is not None, "a message is stored on a ticket"
+        store = plan.store
+        if store.remember_sender and mail.from_ is not None:
+            contact_for(sql, mail.from_, now)
+        kept = mail if store.text is None else replace(mail, text=store.text)
+        if (
+            store_incoming(sql, ticket.id, kept, store.kind, spool_id, recipients, now)
+            is None
+        ):
+            raise AlreadyStored(mail.message_id)
+    if ticket is None:
+        return None
+    for change in plan.changes:
+        apply_change(sql, ticket, change, sla_policies, now)
+    if any(isinstance(change, _RESHAPING) for change in plan.changes):
+        return ticket_by_id(sql, ticket.id) or ticket
+    return ticket
+
+
+def apply_change(
+    sql: Sql,
+    ticket: TicketFacts,
+    change: Change,
+    sla_policies: dict[str, SlaPolicy],
+    now: datetime,
+) -> None:
+    """One change of a plan, with its event."""
+    match change:
+        case RecordEvent(actor, kind, detail, on_ticket):
+            record_event(
+                sql, on_ticket or ticket.id, actor, kind, detail=detail, now=now
+            )
+        case FollowsUp(old, actor):
+            record_event(
+                sql,
+                ticket.id,
+                actor,
+                "follows_up",
+                detail=f"follows up on #{old.number}",
+                now=now,
+            )
+            record_event(
+                sql,
+                old.id,
+                actor,
+                "followed_up",
+                detail=f"the customer wrote again: new ticket #{ticket.number}",
+                now=now,
+            )
+        case SetStatus(status, actor, detail):
+            change_status(sql, ticket.id, status, actor, sla_policies, now, detail)
+        case SetField(field, value, actor, detail):
+            change_field(sql, ticket.id, field, value, actor, now, detail)
+        case ChangeTags(changes, actor):
+            change_tags(sql, ticket.id, changes, actor, now)
+        case MergeInto(number, actor):
+            merge(sql, ticket.id, ticket.number, number, actor, now)
+        case StopFirstResponseClock(actor):
+            record_first_response(sql, ticket.id, actor, now)
+        case Touch():
+            touch(sql, ticket.id, now)
