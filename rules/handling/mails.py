@@ -128,6 +128,7 @@ def message_notices(
             language,
             f"{agent.name} watches the ticket",
             author=author_of(mail),
+            author_email=mail.from_.key if mail.from_ else "",
             text=strip_quoted(mail.text).strip() or "(no text)",
             attachments=names,
         )
