@@ -75,17 +75,17 @@ def main() -> int:
     path = args.rules or rules_file(args.count, 5)
     ruleset = load_rules(path, run_tests=False)
     inputs = []
+    now = datetime(2026, 1, 7, 10, 0, tzinfo=UTC)
     for raw in generate(args.n, 9):
         mail = parse_mail(raw)
         inputs.append(
             MatchInput(
-                mail, classify(mail, None, frozenset(), ""), ("support@example.com",)
+                mail,
+                classify(mail, None, frozenset(), ""),
+                now,
+                recipients=("support@example.com",),
             )
         )
-    now = datetime(2026, 1, 7, 10, 0, tzinfo=UTC)
-    inputs = [
-        MatchInput(i.mail, i.classification, i.recipients, now=now) for i in inputs
-    ]
     timings = []
     matched = 0
     for inp in inputs:

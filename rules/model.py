@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal
 
 from tierdesk.rules.calendar import BusinessHours
+from tierdesk.rules.conditions import Condition
 
 PRIORITIES = ("low", "normal", "high", "urgent")
 TIERS = (1, 2, 3, 4)
@@ -35,63 +35,6 @@ class SlaPolicy:
     resolution: dict[str, float]
     hours: BusinessHours
     warn_at: float | None = None
-
-
-@dataclass(frozen=True)
-class TextTest:
-    """How a subject, body or header value is tested."""
-
-    mode: Literal["contains", "equals", "regex", "present"]
-    value: str = ""
-    pattern: re.Pattern[str] | None = None
-    folded: str = field(default="", init=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "folded", self.value.casefold())
-
-    def check(self, text: str | None, folded: str | None = None) -> bool:
-        """True when `text` passes; `folded` is text.casefold() if the caller has it."""
-        if self.mode == "present":
-            return text is not None
-        if text is None:
-            return False
-        if self.mode == "contains":
-            return self.folded in (folded if folded is not None else text.casefold())
-        if self.mode == "equals":
-            return (
-                self.folded
-                == (folded if folded is not None else text.casefold()).strip()
-            )
-        assert self.pattern is not None
-        return self.pattern.search(text) is not None
-
-    def describe(self, passed: bool = True) -> str:
-        """How an explanation says this test passed (or did not)."""
-        if self.mode == "present":
-            return "is present" if passed else "is absent"
-        if self.mode == "regex":
-            return f"{'matches' if passed else 'does not match'} /{self.value}/"
-        verb = {
-            "contains": ("contains", "does not contain"),
-            "equals": ("equals", "does not equal"),
-        }[self.mode]
-        return f"{verb[0] if passed else verb[1]} {self.value!r}"
-
-
-@dataclass(frozen=True)
-class Condition:
-    """One test of a message, or a combination (`all`, `any`, `not`) of others."""
-
-    kind: str
-    line: int | None
-    values: tuple[str, ...] = ()
-    patterns: tuple[re.Pattern[str], ...] = ()
-    text: TextTest | None = None
-    header: str = ""
-    flag: bool = True
-    days: frozenset[int] = frozenset()
-    hours: BusinessHours | None = None
-    children: tuple[Condition, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 import pytest
@@ -294,3 +295,17 @@ def test_dead_server_is_retried_with_backoff(pollers):
     )
     time.sleep(2.5)
     assert poller.failures <= 3
+
+
+@pytest.mark.parametrize("without", [(), ("IDLE",)], ids=["idle", "polling"])
+def test_stop_ends_the_session_and_its_named_thread(server, pollers, without):
+    # polling waits up to 30s for the next poll: only the stop may end that wait here
+    dovecot = server(capabilities_without=without)
+    poller = pollers(dovecot)
+    connected(poller)
+    assert "tierdesk-imap-support" in [t.name for t in threading.enumerate()]
+
+    poller.stop(timeout=10)
+
+    assert "tierdesk-imap-support" not in [t.name for t in threading.enumerate()]
+    wait_until(lambda: dovecot.sessions(USER) == [], message="the logout")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -15,6 +16,15 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    # a copy of the tree, so no stale build/ directory can slip old modules in
+    source = out / "source"
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "build", "*.egg-info", "__pycache__", "tierdesk-data"
+        ),
+    )
     subprocess.run(
         [
             sys.executable,
@@ -26,7 +36,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "--no-build-isolation",
             "--wheel-dir",
             str(out),
-            str(ROOT),
+            str(source),
         ],
         check=True,
         capture_output=True,
@@ -63,12 +73,17 @@ def test_installed_tierdesk_works_beside_python_daemons_daemon_package(wheel, tm
     (target / "daemon").mkdir()
     (target / "daemon" / "__init__.py").write_text("DAEMON_CONTEXT = 'python-daemon'\n")
 
+    # import every module of the installed tree: a package missing from
+    # setup.cfg fails here, not on a user's server
     probe = (
         f"import sys; sys.path.insert(0, {str(target)!r});"
-        "import daemon, tierdesk.daemon.cli, tierdesk.daemon.outgoing.templating as t;"
+        "import daemon, importlib, pkgutil, tierdesk.daemon.outgoing.templating as t;"
+        "import tierdesk;"
+        "names = [m.name for m in pkgutil.walk_packages(tierdesk.__path__, 'tierdesk.')];"
+        "[importlib.import_module(n) for n in names];"
         "print(daemon.DAEMON_CONTEXT,"
-        f" tierdesk.daemon.cli.__file__.startswith({str(target)!r}),"
-        " t.builtin_templates_dir().is_dir())"
+        f" all(sys.modules[n].__file__.startswith({str(target)!r}) for n in names),"
+        " t.builtin_templates_dir().is_dir(), 'tierdesk.rules.handling.plan' in names)"
     )
     result = subprocess.run(
         [sys.executable, "-I", "-c", probe],
@@ -79,4 +94,4 @@ def test_installed_tierdesk_works_beside_python_daemons_daemon_package(wheel, tm
     )
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["python-daemon", "True", "True"]
+    assert result.stdout.split() == ["python-daemon", "True", "True", "True"]

@@ -79,12 +79,10 @@ def route(
     inp = MatchInput(
         mail,
         classify(mail, None, frozenset(), ""),
-        (),
-        mailbox,
-        None,
-        known,
-        language,
         now,
+        mailbox=mailbox,
+        known_customer=known,
+        language=language,
     )
     return decide(ruleset, inp, explain=True)
 

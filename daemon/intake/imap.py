@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import os
 import ssl
-import threading
 import time
 from collections.abc import Callable
 from contextlib import suppress
@@ -25,6 +24,7 @@ from imapclient.exceptions import IMAPClientError, LoginError
 
 from tierdesk.daemon.config import ImapMailboxConfig
 from tierdesk.daemon.config_load import read_secret
+from tierdesk.daemon.workers import Backoff, Worker
 from tierdesk.storage.clock import Clock, system_clock
 from tierdesk.storage.db import StorageError
 from tierdesk.storage.imap_state import load_checkpoint, spool_fetched
@@ -83,7 +83,7 @@ def _close(client: IMAPClient) -> None:
 
 
 class MailboxPoller:
-    """Takes mail from one IMAP mailbox into the spool, in a thread of its own."""
+    """Takes mail from one IMAP mailbox into the spool, in a Worker thread."""
 
     def __init__(
         self,
@@ -97,13 +97,18 @@ class MailboxPoller:
         self.on_spooled = on_spooled
         self.clock = clock
         self.state = "starting"
-        self.failures = 0
         self.rounds = 0
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name=f"tierdesk-imap-{config.name}", daemon=True
+        self._worker = Worker(
+            f"imap-{config.name}",
+            self._session_then_backoff,
+            on_exit=sql.db.close,  # the worker thread's own connection
+            backoff=Backoff(ceiling=MAX_BACKOFF_SECONDS),
         )
+
+    @property
+    def failures(self) -> int:
+        """Sessions that failed since the last successful connection."""
+        return self._worker.backoff.failures
 
     @property
     def label(self) -> str:
@@ -115,17 +120,15 @@ class MailboxPoller:
 
     def start(self) -> None:
         """Start the thread."""
-        self._thread.start()
+        self._worker.start()
 
     def wake(self) -> None:
         """Look for new mail now (the scheduler calls this in polling mode)."""
-        self._wake.set()
+        self._worker.wake()
 
     def stop(self, timeout: float = 15.0) -> None:
         """Leave IDLE, log out and end the thread."""
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout)
+        self._worker.stop(timeout)
 
     def _set_state(
         self, state: str, message: str, level: int = logging.WARNING
@@ -137,39 +140,37 @@ class MailboxPoller:
             log.debug("%s: %s", self.label, message)
         self.state = state
 
-    def _run(self) -> None:
-        try:
-            self._loop()
-        finally:
-            self.sql.db.close()  # this thread's connection
+    def _session_then_backoff(self) -> int:
+        """The worker's step: a session until stop or failure, then the reconnect wait.
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self._session()
-            except LoginError as exc:
-                self._set_state(
-                    "login-refused",
-                    f"login refused for {self.config.username}: {_text(exc)}",
-                    logging.ERROR,
-                )
-            except StorageError as exc:
-                self._set_state(
-                    "storage-error", f"cannot spool, will retry: {exc}", logging.ERROR
-                )
-            except (*NETWORK_ERRORS, ConnectionDropped) as exc:
-                self._set_state(
-                    "unreachable", f"connection failed or dropped: {_text(exc)}"
-                )
-            except Exception:
-                log.exception("%s: unexpected error", self.label)
-                self.state = "error"
-            if self._stop.is_set():
-                break
-            self.failures += 1
-            delay = min(MAX_BACKOFF_SECONDS, 2.0 ** min(self.failures, 9))
-            log.debug("%s: reconnecting in %.0fs", self.label, delay)
-            self._stop.wait(delay)
+        Returns 0 once stopping, else 1 so the worker starts the next session at once.
+        """
+        try:
+            self._session()
+        except LoginError as exc:
+            self._set_state(
+                "login-refused",
+                f"login refused for {self.config.username}: {_text(exc)}",
+                logging.ERROR,
+            )
+        except StorageError as exc:
+            self._set_state(
+                "storage-error", f"cannot spool, will retry: {exc}", logging.ERROR
+            )
+        except (*NETWORK_ERRORS, ConnectionDropped) as exc:
+            self._set_state(
+                "unreachable", f"connection failed or dropped: {_text(exc)}"
+            )
+        except Exception:
+            log.exception("%s: unexpected error", self.label)
+            self.state = "error"
+        if self._worker.stopping:
+            return 0
+        # a wake-up must not shorten the delay: the scheduler wakes every poll interval
+        delay = self._worker.backoff.failed()
+        log.debug("%s: reconnecting in %.0fs", self.label, delay)
+        self._worker.pause(delay)
+        return 1
 
     def _session(self) -> None:
         client = connect(self.config)
@@ -197,10 +198,10 @@ class MailboxPoller:
             self._set_state(
                 "connected", f"connected, watching with {mode}", logging.INFO
             )
-            self.failures = 0
+            self._worker.backoff.reset()
             if last_uid:
                 self._tidy(client, capabilities, last_uid)
-            while not self._stop.is_set():
+            while not self._worker.stopping:
                 last_uid = self._fetch_new(client, capabilities, uidvalidity, last_uid)
                 self.rounds += 1
                 if mode == "IDLE":
@@ -289,7 +290,7 @@ class MailboxPoller:
     def _idle_wait(self, client: IMAPClient) -> None:
         started = time.monotonic()
         while (
-            not self._stop.is_set()
+            not self._worker.stopping
             and time.monotonic() - started < self.config.idle_renew
         ):
             asked = time.monotonic()
@@ -301,17 +302,13 @@ class MailboxPoller:
                 raise ConnectionDropped("the connection died during IDLE")
             if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
                 return
-            if self._wake.is_set():
-                self._wake.clear()
+            if self._worker.take_wake():
                 return
 
     def _wait_for_poll(self, client: IMAPClient) -> None:
         """Without IDLE: wait for the scheduler's poll (or stop), keeping the session alive."""
-        deadline = time.monotonic() + max(self.config.poll_interval * 2, 30.0)
-        while not self._stop.is_set() and time.monotonic() < deadline:
-            if self._wake.wait(IDLE_CHECK_SECONDS):
-                self._wake.clear()
-                break
+        # a stop counts as a wake-up, so this wait ends on stop too
+        self._worker.take_wake(max(self.config.poll_interval * 2, 30.0))
         client.noop()
 
 
