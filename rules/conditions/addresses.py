@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from dataclasses import dataclass
 
-from tierdesk.rules.conditions.base import Facts, GlobCondition
+from tierdesk.rules.conditions.base import Facts, FindingCondition, GlobCondition
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +56,11 @@ class SenderDomain(_AddressPatterns):
 
 
 @dataclass(frozen=True, slots=True)
-class Recipient(GlobCondition):
+class Recipient(FindingCondition):
     """`recipient: billing` (support+billing@...) or `recipient: 'help@*'`."""
 
     key = "recipient"
+    what = "recipient"
 
     def matching(self, facts: Facts) -> str | None:
         """The first recipient that a value matches, trying the values in order."""
@@ -76,15 +77,6 @@ class Recipient(GlobCondition):
                 )
         return None
 
-    def check(self, facts: Facts) -> bool:
-        """True when some recipient matches."""
-        return self.matching(facts) is not None
-
-    def explain(self, facts: Facts) -> tuple[bool, str]:
-        """The recipient that matched, or every recipient there was."""
-        hit = self.matching(facts)
-        listed = ", ".join(self.values)
-        if hit:
-            return True, f"recipient {hit!r} matches {listed}"
-        got = ", ".join(facts.recipients) or "none"
-        return hit is not None, f"no recipient matches {listed} (got {got})"
+    def seen(self, facts: Facts) -> str:
+        """Every recipient there was."""
+        return f" (got {', '.join(facts.recipients) or 'none'})"

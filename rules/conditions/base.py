@@ -141,6 +141,35 @@ class GlobCondition(Condition):
 
 
 @dataclass(frozen=True, slots=True)
+class FindingCondition(GlobCondition):
+    """A pattern test that finds one thing of the message (an address, a file) and names it."""
+
+    # how an explanation names what was looked for: "recipient", "attachment"
+    what: ClassVar[str]
+
+    @abstractmethod
+    def matching(self, facts: Facts) -> str | None:
+        """The first thing a pattern matches, or None."""
+
+    def check(self, facts: Facts) -> bool:
+        """True when something matches."""
+        return self.matching(facts) is not None
+
+    def explain(self, facts: Facts) -> tuple[bool, str]:
+        """What matched, or what there was to match."""
+        hit = self.matching(facts)
+        listed = ", ".join(self.values)
+        if hit:
+            return True, f"{self.what} {hit!r} matches {listed}"
+        # a match with nothing to name (an attachment without a filename) still passes
+        return hit is not None, f"no {self.what} matches {listed}{self.seen(facts)}"
+
+    def seen(self, facts: Facts) -> str:
+        """What a failed explanation adds about what there was."""
+        return ""
+
+
+@dataclass(frozen=True, slots=True)
 class FlagCondition(Condition):
     """A yes/no test: `true` or `false` in the rules file."""
 

@@ -7,7 +7,7 @@ out, in the order `check` would try them, so nothing is evaluated twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Self
+from typing import ClassVar, Self
 
 from tierdesk.rules.conditions.base import Condition, Facts, Names
 from tierdesk.rules.yamlsource import Located, Problem, is_sequence, items
@@ -34,59 +34,64 @@ def _read_list(
 
 
 @dataclass(frozen=True, slots=True)
-class AllOf(Condition):
-    """Every child holds; also what a `when` mapping with several tests means."""
+class _Combination(Condition):
+    """Children tried in order until one settles the answer."""
 
-    key = "all"
     children: tuple[Condition, ...]
+    # the outcome of a child that settles the whole: a failure for all, a pass for any
+    settles_on: ClassVar[bool]
 
     @classmethod
     def read(cls, node: Located, names: Names, problems: list[Problem]) -> Self | None:
-        """`all: [{...}, {...}]`."""
+        """`all: [{...}, {...}]` or `any: [...]`."""
         children = _read_list(cls.key, node, names, problems)
         return None if children is None else cls(children, line=node.line)
+
+    def explain(self, facts: Facts) -> tuple[bool, str]:
+        """The settling child's reason, else every child's."""
+        reasons = []
+        for child in self.children:
+            passed, reason = child.explain(facts)
+            if passed == self.settles_on:
+                return passed, reason
+            reasons.append(reason)
+        return not self.settles_on, self.summary(reasons)
+
+    def summary(self, reasons: list[str]) -> str:
+        """How the reasons read when no child settled it."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf(_Combination):
+    """Every child holds; also what a `when` mapping with several tests means."""
+
+    key = "all"
+    settles_on = False
 
     def check(self, facts: Facts) -> bool:
         """True when no child fails."""
         return all(child.check(facts) for child in self.children)
 
-    def explain(self, facts: Facts) -> tuple[bool, str]:
-        """Every child's reason when all pass, else the first failing child's."""
-        reasons = []
-        for child in self.children:
-            passed, reason = child.explain(facts)
-            if not passed:
-                return False, reason
-            reasons.append(reason)
-        return True, " and ".join(reasons)
+    def summary(self, reasons: list[str]) -> str:
+        """Every child passed."""
+        return " and ".join(reasons)
 
 
 @dataclass(frozen=True, slots=True)
-class AnyOf(Condition):
+class AnyOf(_Combination):
     """At least one child holds."""
 
     key = "any"
-    children: tuple[Condition, ...]
-
-    @classmethod
-    def read(cls, node: Located, names: Names, problems: list[Problem]) -> Self | None:
-        """`any: [{...}, {...}]`."""
-        children = _read_list(cls.key, node, names, problems)
-        return None if children is None else cls(children, line=node.line)
+    settles_on = True
 
     def check(self, facts: Facts) -> bool:
         """True at the first child that passes."""
         return any(child.check(facts) for child in self.children)
 
-    def explain(self, facts: Facts) -> tuple[bool, str]:
-        """The first passing child's reason, else every child's."""
-        reasons = []
-        for child in self.children:
-            passed, reason = child.explain(facts)
-            if passed:
-                return True, reason
-            reasons.append(reason)
-        return False, "none of: " + "; ".join(reasons)
+    def summary(self, reasons: list[str]) -> str:
+        """No child passed."""
+        return "none of: " + "; ".join(reasons)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,8 @@ from typing import Self
 from tierdesk.rules.conditions.base import (
     Condition,
     Facts,
+    FindingCondition,
     FlagCondition,
-    GlobCondition,
     Names,
 )
 from tierdesk.rules.conditions.reading import read_strings
@@ -40,10 +40,11 @@ class HasAttachment(FlagCondition):
 
 
 @dataclass(frozen=True, slots=True)
-class AttachmentType(GlobCondition):
+class AttachmentType(FindingCondition):
     """`attachment_type: '*.pdf'` (a filename) or `application/pdf`, inline ones too."""
 
     key = "attachment_type"
+    what = "attachment"
 
     def matching(self, facts: Facts) -> str | None:
         """The filename of the first attachment a pattern matches."""
@@ -53,108 +54,105 @@ class AttachmentType(GlobCondition):
                     return filename
         return None
 
+
+@dataclass(frozen=True, slots=True)
+class _OneOf(Condition):
+    """A value of the message that must be one of those listed."""
+
+    values: tuple[str, ...]
+
+    @classmethod
+    def read(cls, node: Located, names: Names, problems: list[Problem]) -> Self | None:
+        """A value or a list of them; unknown ones are problems."""
+        values = read_strings(node, cls.key, problems)
+        if not values:
+            return None
+        problems += [node.problem(text) for text in cls.unknown(values, names)]
+        return cls(cls.kept(values), line=node.line)
+
+    @classmethod
+    def unknown(cls, values: tuple[str, ...], names: Names) -> list[str]:
+        """What is wrong with the values listed (nothing, unless a kind knows better)."""
+        return []
+
+    @staticmethod
+    def kept(values: tuple[str, ...]) -> tuple[str, ...]:
+        """The values as compared: lower-cased."""
+        return tuple(value.lower() for value in values)
+
+    def actual(self, facts: Facts) -> str:
+        """The message's value."""
+        raise NotImplementedError
+
     def check(self, facts: Facts) -> bool:
-        """True when some attachment matches."""
-        return self.matching(facts) is not None
+        """Whether the message's value is listed."""
+        return self.actual(facts).lower() in self.values
 
     def explain(self, facts: Facts) -> tuple[bool, str]:
-        """The attachment that matched."""
-        hit = self.matching(facts)
-        listed = ", ".join(self.values)
-        if hit:
-            return True, f"attachment {hit!r} matches {listed}"
-        # an attachment without a filename matches by content type, yet names nothing
-        return hit is not None, f"no attachment matches {listed}"
+        """The message's value, and what it should have been."""
+        passed = self.check(facts)
+        return passed, _is_one_of(self.key, self.actual(facts), passed, self.values)
 
 
 @dataclass(frozen=True, slots=True)
-class Classification(Condition):
+class Classification(_OneOf):
     """`classification: [auto_reply, bounce]`: what the classifier made of it."""
 
     key = "classification"
-    values: tuple[str, ...]
 
     @classmethod
-    def read(cls, node: Located, names: Names, problems: list[Problem]) -> Self | None:
-        """One of CLASSIFICATIONS, or a list of them."""
-        values = read_strings(node, cls.key, problems)
-        if not values:
-            return None
-        for value in values:
-            if value not in CLASSIFICATIONS:
-                problems.append(
-                    node.problem(
-                        f"'classification': {value!r} is not one of {', '.join(CLASSIFICATIONS)}"
-                    )
-                )
-        return cls(tuple(value.lower() for value in values), line=node.line)
+    def unknown(cls, values: tuple[str, ...], names: Names) -> list[str]:
+        """Every value that is not one of CLASSIFICATIONS."""
+        return [
+            f"'classification': {value!r} is not one of {', '.join(CLASSIFICATIONS)}"
+            for value in values
+            if value not in CLASSIFICATIONS
+        ]
 
-    def check(self, facts: Facts) -> bool:
-        """Whether the message's kind is listed."""
-        return facts.inp.classification.kind.value in self.values
-
-    def explain(self, facts: Facts) -> tuple[bool, str]:
+    def actual(self, facts: Facts) -> str:
         """The message's kind."""
-        passed = self.check(facts)
-        kind = facts.inp.classification.kind.value
-        return passed, _is_one_of(self.key, kind, passed, self.values)
+        return facts.inp.classification.kind.value
 
 
 @dataclass(frozen=True, slots=True)
-class Language(Condition):
+class Language(_OneOf):
     """`language: ru`: the language detected for the message."""
 
     key = "language"
-    values: tuple[str, ...]
 
     @classmethod
-    def read(cls, node: Located, names: Names, problems: list[Problem]) -> Self | None:
-        """A language the desk supports, or a list of them."""
-        values = read_strings(node, cls.key, problems)
-        if not values:
-            return None
+    def unknown(cls, values: tuple[str, ...], names: Names) -> list[str]:
+        """The first language the desk does not offer."""
         unknown = [value for value in values if value not in names.languages]
-        if unknown:
-            problems.append(
-                node.problem(
-                    f"'language': {unknown[0]!r} is not one of {sorted(names.languages)}"
-                )
-            )
-        return cls(tuple(value.lower() for value in values), line=node.line)
+        if not unknown:
+            return []
+        return [f"'language': {unknown[0]!r} is not one of {sorted(names.languages)}"]
 
-    def check(self, facts: Facts) -> bool:
-        """Whether the message's language is listed."""
-        return facts.inp.language.lower() in self.values
-
-    def explain(self, facts: Facts) -> tuple[bool, str]:
+    def actual(self, facts: Facts) -> str:
         """The message's language."""
-        passed = self.check(facts)
-        return passed, _is_one_of(self.key, facts.inp.language, passed, self.values)
+        return facts.inp.language
 
 
 @dataclass(frozen=True, slots=True)
-class Mailbox(Condition):
+class Mailbox(_OneOf):
     """`mailbox: vendor`: the mailbox (or listener) it arrived in, ignoring case."""
 
     key = "mailbox"
-    values: tuple[str, ...]
     lowered: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # explanations quote the names as written; matching ignores case
         object.__setattr__(self, "lowered", frozenset(v.lower() for v in self.values))
 
-    @classmethod
-    def read(cls, node: Located, names: Names, problems: list[Problem]) -> Self | None:
-        """A mailbox name or a list of them."""
-        values = read_strings(node, cls.key, problems)
-        return cls(values, line=node.line) if values else None
+    @staticmethod
+    def kept(values: tuple[str, ...]) -> tuple[str, ...]:
+        """The names as written."""
+        return values
+
+    def actual(self, facts: Facts) -> str:
+        """The mailbox it came in through."""
+        return facts.inp.mailbox
 
     def check(self, facts: Facts) -> bool:
         """Whether the message came in through a listed mailbox."""
         return facts.inp.mailbox.lower() in self.lowered
-
-    def explain(self, facts: Facts) -> tuple[bool, str]:
-        """The mailbox it came in through."""
-        passed = self.check(facts)
-        return passed, _is_one_of(self.key, facts.inp.mailbox, passed, self.values)

@@ -48,6 +48,7 @@ from tierdesk.rules.handling.plan import (
     StopFirstResponseClock,
     StoreMessage,
     Thread,
+    append,
     ignore,
 )
 from tierdesk.rules.handling.settings import Settings
@@ -220,13 +221,8 @@ def act(
         if note
         else ("answer sent to the customer" if answered else "commands only")
     )
-    return Plan(
-        OutcomeKind.APPENDED,
-        f"{actor}: {what}",
-        ticket,
-        StoreMessage(kind, text=text),
-        tuple(changes),
-        tuple(mails),
+    return append(
+        f"{actor}: {what}", ticket, StoreMessage(kind, text=text), changes, mails
     )
 
 
@@ -272,26 +268,16 @@ def vendor_note(
     agents = watchers(
         settings.rules, ticket.tier, ticket.queue, ticket.assignee, vendor.name
     )
-    return Plan(
-        OutcomeKind.APPENDED,
+    kept = RecordEvent(
+        actor, "vendor_note", "kept for the agents; not sent to the customer"
+    )
+    notices = note_notices(
+        agents, vendor.name, text, names, mail.message_id, settings.default_language
+    )
+    return append(
         f"{actor}: note for the agents",
         ticket,
         StoreMessage("vendor_note", text=text),
-        (
-            RecordEvent(
-                actor,
-                "vendor_note",
-                "kept for the agents; not sent to the customer",
-            ),
-        ),
-        tuple(
-            note_notices(
-                agents,
-                vendor.name,
-                text,
-                names,
-                mail.message_id,
-                settings.default_language,
-            )
-        ),
+        [kept],
+        notices,
     )

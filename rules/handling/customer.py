@@ -32,6 +32,7 @@ from tierdesk.rules.handling.plan import (
     SetStatus,
     StoreMessage,
     Touch,
+    append,
     ignore,
 )
 from tierdesk.rules.handling.settings import Settings
@@ -273,13 +274,12 @@ def join_ticket(msg: Inbound, facts: Facts, settings: Settings) -> Plan:
         mails = message_notices(
             agents, "notify_reply", msg.mail, settings.default_language
         )
-    return Plan(
-        OutcomeKind.APPENDED,
+    return append(
         f"threaded by {match.via}",
         ticket,
         StoreMessage(kind, remember_sender=True),
-        tuple(changes),
-        tuple(mails),
+        changes,
+        mails,
     )
 
 

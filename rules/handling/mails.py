@@ -9,6 +9,7 @@ the ticket, its requester and our signed reply addresses when it renders.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from tierdesk.parsers.parsed import Address, MailAttachment, ParsedMail
 from tierdesk.parsers.quotes import strip_quoted
@@ -43,19 +44,33 @@ def author_of(mail: ParsedMail) -> str:
     return str(mail.from_) if mail.from_ else "(unknown sender)"
 
 
+def to_customer(
+    template: str,
+    requester: Address,
+    why: str,
+    cause: str,
+    thread: Thread | None,
+    **details: Any,
+) -> MailSpec:
+    """A mail to a ticket's customer, whose reply threads back by their signed address."""
+    kind = details.pop("kind", template)
+    return MailSpec(
+        kind, template, requester, why, cause, thread, reply_as=CUSTOMER, **details
+    )
+
+
 def acknowledgement(
     mail: ParsedMail, template: str, language: str, requester: Address
 ) -> MailSpec:
     """The acknowledgement of a new ticket, greeting the customer by the name they just used."""
-    return MailSpec(
+    return to_customer(
+        template,
+        requester,
+        "acknowledge the new ticket",
+        mail.message_id,
+        Thread.under(mail),
         kind="ack",
-        template=template,
-        to=requester,
-        why="acknowledge the new ticket",
-        cause=mail.message_id,
-        thread=Thread.under(mail),
         language=language,
-        reply_as=CUSTOMER,
         context={
             "customer": {"name": requester.name, "email": requester.key},
             "message": {
@@ -170,14 +185,12 @@ def agent_reply(
 ) -> MailSpec:
     """An agent's answer, sent to the customer from the support address."""
     name = agent.display_name or agent.name
-    return MailSpec(
-        kind="reply",
-        template="reply",
-        to=requester,
-        why=f"{agent.name} answered",
-        cause=cause,
-        thread=None,
-        reply_as=CUSTOMER,
+    return to_customer(
+        "reply",
+        requester,
+        f"{agent.name} answered",
+        cause,
+        None,
         context={"text": text, "agent": {"name": name}, "new_status": ""},
         attachments=attachments,
         automatic=False,
@@ -190,15 +203,8 @@ def customer_status(
     requester: Address, template: str, cause: str, why: str, thread: Thread | None
 ) -> MailSpec:
     """A status mail (resolved, closed, pending) to the ticket's requester."""
-    return MailSpec(
-        kind=template,
-        template=template,
-        to=requester,
-        why=why,
-        cause=cause,
-        thread=thread,
-        reply_as=CUSTOMER,
-        auto_submitted="auto-generated",
+    return to_customer(
+        template, requester, why, cause, thread, auto_submitted="auto-generated"
     )
 
 

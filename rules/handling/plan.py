@@ -194,3 +194,16 @@ class Plan:
 def ignore(reason: str, ticket: TicketFacts | None = None, *changes: Change) -> Plan:
     """Nothing is stored; `changes` (events) may still go on the ticket."""
     return Plan(OutcomeKind.IGNORED, reason, ticket, changes=changes)
+
+
+def append(
+    reason: str,
+    ticket: TicketFacts,
+    store: StoreMessage,
+    changes: Sequence[Change],
+    mails: Sequence[MailSpec],
+) -> Plan:
+    """The message joins `ticket`, with its changes and mails."""
+    return Plan(
+        OutcomeKind.APPENDED, reason, ticket, store, tuple(changes), tuple(mails)
+    )
