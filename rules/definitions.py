@@ -11,8 +11,9 @@ import re
 from datetime import date
 from pathlib import Path
 
-from tierdesk.rules.calendar import BusinessHours, parse_week
+from tierdesk.rules.calendar import BusinessHours
 from tierdesk.rules.model import PRIORITIES, TIERS, Agent, SlaPolicy
+from tierdesk.rules.week import parse_week
 from tierdesk.rules.yamlschema import INVALID, Duration, convert_scalar
 from tierdesk.rules.yamlsource import (
     Located,
@@ -26,6 +27,7 @@ from tierdesk.rules.yamlsource import (
 
 
 def string_list(nodes: list[Located], key: str, problems: list[Problem]) -> list[str]:
+    """Texts from one or more YAML values (a text or a list of texts)."""
     out = []
     for node in nodes:
         values = node.value if is_sequence(node.value) else [node.value]
@@ -40,6 +42,7 @@ def string_list(nodes: list[Located], key: str, problems: list[Problem]) -> list
 def mappings(
     nodes: list[Located], key: str, problems: list[Problem]
 ) -> list[tuple[str, Located]]:
+    """The (name, value) entries of one or more mappings; a name defined twice is a problem."""
     out: list[tuple[str, Located]] = []
     seen: set[str] = set()
     for node in nodes:
@@ -57,6 +60,7 @@ def mappings(
 def calendars(
     nodes: list[Located], timezone: str, problems: list[Problem]
 ) -> dict[str, BusinessHours]:
+    """The `business_hours:` calendars by name, with the always-open `24x7`."""
     calendars = {"24x7": BusinessHours.always(timezone)}
     for name, node in mappings(nodes, "business_hours", problems):
         if not is_mapping(node.value):
@@ -92,6 +96,7 @@ def calendars(
 
 
 def agents(nodes: list[Located], problems: list[Problem]) -> dict[str, Agent]:
+    """The `agents:` by name, each with address, display name and tier."""
     agents = {}
     for name, node in mappings(nodes, "agents", problems):
         fields = dict(entries(node)) if is_mapping(node.value) else {}
@@ -129,6 +134,7 @@ def agents(nodes: list[Located], problems: list[Problem]) -> dict[str, Agent]:
 def groups(
     nodes: list[Located], agents: dict[str, Agent], problems: list[Problem]
 ) -> dict[str, tuple[str, ...]]:
+    """The `groups:` of agents by name; unknown members are problems."""
     groups = {}
     for name, node in mappings(nodes, "groups", problems):
         members = string_list([node], f"groups.{name}", problems)
@@ -146,6 +152,7 @@ def groups(
 def tier_groups(
     nodes: list[Located], groups: dict[str, tuple[str, ...]], problems: list[Problem]
 ) -> dict[int, str]:
+    """Which group hears about each tier (`tiers: {2: specialists}`)."""
     tiers = {}
     for node in nodes:
         if not is_mapping(node.value):
@@ -189,6 +196,7 @@ def queue_vendors(
 
 
 def vip_files(nodes: list[Located], problems: list[Problem]) -> list[str]:
+    """The addresses listed in `vip_file:` files, one per line, # comments allowed."""
     out = []
     for node in nodes:
         path = Path(node.path).parent / str(node.value)
@@ -211,6 +219,7 @@ def sla(
     timezone: str,
     problems: list[Problem],
 ) -> dict[str, SlaPolicy]:
+    """The `sla:` policies by name: targets per priority in a calendar."""
     policies = {}
     keys = ("business_hours", "first_response", "resolution", "warn_at")
     for name, node in mappings(nodes, "sla", problems):
@@ -263,6 +272,7 @@ def sla(
 def sla_targets(
     node: Located, policy: str, key: str, problems: list[Problem]
 ) -> dict[str, float]:
+    """The durations per priority of one SLA target (first_response or resolution)."""
     if not is_mapping(node.value):
         problems.append(
             node.problem(

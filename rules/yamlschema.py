@@ -127,6 +127,7 @@ def _convert(tp: Any, node: Located, key: str, problems: list[Problem]) -> Any:
 
 
 def convert_scalar(tp: Any, node: Located, key: str, problems: list[Problem]) -> Any:
+    """A YAML scalar as `tp` (bool, int, str, Path, Duration, ByteSize), or INVALID."""
     value = node.value
     if tp is bool:
         if isinstance(value, bool):

@@ -12,7 +12,7 @@ from ruamel.yaml import YAML
 
 from tierdesk.parsers.classify import classify
 from tierdesk.parsers.parse import parse_mail
-from tierdesk.rules.calendar import BusinessHours, parse_week
+from tierdesk.rules.calendar import BusinessHours
 from tierdesk.rules.conditions import (
     CONDITION_KEYS,
     CONDITION_TYPES,
@@ -26,6 +26,7 @@ from tierdesk.rules.conditions.clock import TimeBetween
 from tierdesk.rules.conditions.combine import AllOf, AnyOf, Not
 from tierdesk.rules.match import MatchInput, decide
 from tierdesk.rules.model import Actions, Rule, RuleSet
+from tierdesk.rules.week import parse_week
 from tierdesk.rules.yamlsource import Located, Problem
 
 BERLIN = ZoneInfo("Europe/Berlin")
