@@ -4,21 +4,16 @@ Each :class:`DovecotServer` gets its own config, sockets, state, log, users and 
 directory of its own and listens on a free port on 127.0.0.1, so several can run in parallel
 without touching ``/etc/dovecot`` or the package's system-wide service.
 
-Running as root: Dovecot refuses mail processes with uid 0, so every mail user runs as
-``nobody`` (uid/gid 65534, from the passwd-file userdb). pytest's temp dirs sit below a
-0700 root-owned ``/tmp/pytest-of-root``, which ``nobody`` cannot traverse, so the homes are
-*chrooted* (``home=<mail>/./<user>`` plus ``valid_chroot_dirs``): the chroot happens while
-still root, and only the part below the chroot must be accessible to ``nobody``. The auth
-process runs as root so it can read the passwd-files. Not root: everything (internal, login
-and mail processes) runs as the current user, without chroots.
+This module holds the server's lifecycle and the fixtures; its parts live beside it:
+``dovecot_install`` finds (or installs) Dovecot, ``dovecot_config`` writes dovecot.conf (and
+explains how the server runs as root), and ``dovecot_mail`` holds the user, IMAP and doveadm
+helpers the server inherits.
 """
 
 from __future__ import annotations
 
 import contextlib
-import grp
 import os
-import pwd
 import shutil
 import signal
 import socket
@@ -32,75 +27,38 @@ from types import TracebackType
 from typing import Any, Self
 
 import pytest
-from imapclient import IMAPClient
 
-HOST = "127.0.0.1"
-NOBODY_UID = 65534
-INSTALL_SCRIPT = Path(__file__).with_name("install_dovecot.sh")
-# Unix socket paths are limited to 108 bytes; the longest one below base_dir is
-# "token-login/imap-urlauth", so longer base dirs move the sockets to a short dir in /tmp.
-_MAX_BASE_DIR_LEN = 75
+from tests.support.dovecot_config import (
+    HOST,
+    MAX_BASE_DIR_LEN,
+    DovecotConfig,
+    free_port,
+    process_users,
+)
+from tests.support.dovecot_install import (
+    INSTALL_SCRIPT,
+    dovecot_missing_reason,
+    ensure_dovecot_installed,
+    find_binary,
+)
+from tests.support.dovecot_mail import DovecotError, DovecotMailMixin
+
+__all__ = [
+    "HOST",
+    "INSTALL_SCRIPT",
+    "DovecotError",
+    "DovecotServer",
+    "dovecot_missing_reason",
+    "dovecot_server",
+    "ensure_dovecot_installed",
+    "find_binary",
+    "make_dovecot",
+]
 
 _default_caps_cache: dict[tuple[str, float], tuple[str, ...]] = {}
-_install_lock = threading.Lock()
-_install_result: str | None = None
 
 
-def find_binary(name: str) -> str | None:
-    """Return the path of a Dovecot binary (``/usr/sbin`` is often not on a user's PATH)."""
-    for cand in (f"/usr/sbin/{name}", f"/usr/bin/{name}"):
-        if os.access(cand, os.X_OK):
-            return cand
-    return shutil.which(name)
-
-
-def dovecot_missing_reason() -> str | None:
-    """Return why Dovecot cannot be used here, or None when dovecot and doveadm exist."""
-    missing = [n for n in ("dovecot", "doveadm") if find_binary(n) is None]
-    if missing:
-        return (
-            f"{' and '.join(missing)} not installed (run: sudo bash {INSTALL_SCRIPT})"
-        )
-    return None
-
-
-def ensure_dovecot_installed() -> str | None:
-    """Run install_dovecot.sh once per process if needed; return a skip reason or None."""
-    global _install_result
-    with _install_lock:
-        if dovecot_missing_reason() is None:
-            return None
-        if _install_result is None:
-            try:
-                proc = subprocess.run(
-                    ["bash", str(INSTALL_SCRIPT)],
-                    stdin=subprocess.DEVNULL,
-                    capture_output=True,
-                    text=True,
-                    timeout=900,
-                    check=False,
-                )
-                _install_result = (proc.stdout + proc.stderr).strip()[-2000:]
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                _install_result = f"installer failed: {exc}"
-        reason = dovecot_missing_reason()
-        if reason is not None:
-            return f"{reason}; installer said: {_install_result or '(nothing)'}"
-        return None
-
-
-def _free_port() -> int:
-    """Return a port that was free a moment ago (bind to port 0, then close)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-class DovecotError(RuntimeError):
-    """Dovecot failed to start, or a doveadm/IMAP helper command failed."""
-
-
-class DovecotServer:
+class DovecotServer(DovecotMailMixin):
     """A Dovecot IMAP server on 127.0.0.1 with its own config under ``base_dir``."""
 
     host: str = HOST
@@ -140,18 +98,13 @@ class DovecotServer:
                 name, _, rest = f.read_text().partition(":{PLAIN}")
                 self._users[name] = rest.split(":", 1)[0]
         run_dir = self.base / "run"
-        if len(str(run_dir)) > _MAX_BASE_DIR_LEN:
+        if len(str(run_dir)) > MAX_BASE_DIR_LEN:
             self._private_run_dir = Path(tempfile.mkdtemp(prefix="dovecot-run-"))
             run_dir = self._private_run_dir / "run"
         self.run_dir = run_dir
-        if self.is_root:
-            self.mail_uid = self.mail_gid = NOBODY_UID
-            self._internal_user = self._internal_group = ""
-        else:
-            pw = pwd.getpwuid(os.geteuid())
-            self.mail_uid, self.mail_gid = pw.pw_uid, pw.pw_gid
-            self._internal_user = pw.pw_name
-            self._internal_group = grp.getgrgid(pw.pw_gid).gr_name
+        self.mail_uid, self.mail_gid, self._internal_user, self._internal_group = (
+            process_users()
+        )
         self._dovecot = find_binary("dovecot") or "/usr/sbin/dovecot"
         self._doveadm = find_binary("doveadm") or "/usr/bin/doveadm"
 
@@ -191,7 +144,7 @@ class DovecotServer:
         attempts = 1 if self._fixed_port else 5
         for attempt in range(attempts):
             if not self._fixed_port:
-                self._port = _free_port()
+                self._port = free_port()
             self._write_config(self._imap_capability())
             try:
                 self._spawn_and_wait()
@@ -321,276 +274,23 @@ class DovecotServer:
 
     def _write_config(self, imap_capability: str) -> None:
         """Write a minimal, self-contained dovecot.conf (nothing from /etc/dovecot)."""
-        if self.is_root:
-            home = f"{self.mail_root}/./%u"  # "/./" = chroot to the part before it
-            privileges = (
-                f"valid_chroot_dirs = {self.mail_root}\n"
-                "service auth {\n  user = root\n}\n"  # so it can read our passwd-files
-            )
-        else:
-            home = f"{self.mail_root}/%u"
-            privileges = (
-                f"default_internal_user = {self._internal_user}\n"
-                f"default_login_user = {self._internal_user}\n"
-                f"default_internal_group = {self._internal_group}\n"
-                "service imap-login {\n  chroot =\n}\n"
-                "service anvil {\n  chroot =\n}\n"
-            )
-        cap_line = f"imap_capability = {imap_capability}\n" if imap_capability else ""
-        conf = f"""\
-# Generated by tests/support/dovecot.py; private test instance.
-instance_name = tierdesk-test-{self._port}
-base_dir = {self.run_dir}
-state_dir = {self.state_dir}
-log_path = {self.log_path}
-log_timestamp = "%Y-%m-%d %H:%M:%S "
-protocols = imap
-listen = {HOST}
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-auth_verbose = yes
-auth_failure_delay = 0
-mail_location = maildir:~/Maildir
-mail_fsync = never
-mailbox_idle_check_interval = 1 secs
-{privileges}{cap_line}
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {self.users_dir}/%u
-}}
-userdb {{
-  driver = passwd-file
-  args = username_format=%u {self.users_dir}/%u
-  default_fields = uid={self.mail_uid} gid={self.mail_gid} home={home}
-}}
-
-protocol imap {{
-  mail_max_userip_connections = 200
-}}
-
-service imap-login {{
-  inet_listener imap {{
-    address = {HOST}
-    port = {self._port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-
-# Without this, every failed login from 127.0.0.1 delays the *next* logins from there (good
-# ones too) by 2, 4, 8... s (anvil "auth penalty"); mode 0 removes the socket, which turns
-# the penalty off.
-service anvil {{
-  unix_listener anvil-auth-penalty {{
-    mode = 0
-  }}
-}}
-
-# doveadm talks to this socket (base_dir/doveadm-server), e.g. "doveadm -c conf kick".
-service doveadm {{
-  unix_listener doveadm-server {{
-    mode = 0600
-  }}
-}}
-{self.extra_config}
-"""
-        self._atomic_write(self.conf_path, conf.encode(), 0o644)
-
-    @staticmethod
-    def _atomic_write(path: Path, data: bytes, mode: int) -> None:
-        """Write via a temp file + rename so readers never see half a file."""
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(data)
-        tmp.chmod(mode)
-        tmp.replace(path)
-
-    # -- users and mail ----------------------------------------------------------------
-
-    def add_user(self, name: str, password: str) -> None:
-        """Create a user with an empty INBOX; it can log in right away."""
-        for value in (name, password):
-            if (
-                not value
-                or any(ch in value for ch in ":\r\n\0")
-                or value != value.strip()
-            ):
-                raise ValueError(f"unsupported user name or password: {value!r}")
-        if "/" in name or name.startswith(".") or name != name.lower():
-            # Dovecot lower-cases login names (auth_username_format = %Lu).
-            raise ValueError(f"user names must be lower-case, without '/': {name!r}")
-        with self._lock:
-            home = self.mail_root / name
-            home.mkdir(mode=0o700, exist_ok=True)
-            os.chown(home, self.mail_uid, self.mail_gid)
-            line = f"{name}:{{PLAIN}}{password}::::::\n"
-            self._atomic_write(self.users_dir / name, line.encode(), 0o600)
-            self._users[name] = password
-        if self.running:
-            self._wait_login_works(name, password)
-
-    def _wait_login_works(self, name: str, password: str, timeout: float = 5.0) -> None:
-        """Wait until Dovecot's auth accepts the new credentials (``doveadm auth test``).
-
-        A passwd-file is stat()ed at most once per second, so a file that was looked up
-        (and found missing or different) in this very second is only re-read in the next.
-        """
-        deadline = time.monotonic() + timeout
-        while True:
-            proc = self.doveadm("auth", "test", name, password, check=False)
-            if proc.returncode == 0:
-                return
-            if time.monotonic() >= deadline:
-                raise DovecotError(
-                    f"new user {name} cannot log in: {proc.stdout}{proc.stderr}"
-                )
-            time.sleep(0.1)
-
-    def password(self, user: str) -> str:
-        """The password given to :meth:`add_user`."""
-        return self._users[user]
-
-    @contextlib.contextmanager
-    def client(self, user: str, timeout: float = 10.0) -> Iterator[IMAPClient]:
-        """A logged-in IMAPClient for ``user``; logs out on exit."""
-        c = IMAPClient(self.host, port=self.port, ssl=False, timeout=timeout)
-        try:
-            c.login(user, self._users[user])
-            yield c
-        finally:
-            with contextlib.suppress(Exception):
-                c.logout()
-            with contextlib.suppress(Exception):
-                c.shutdown()
-
-    def append(self, user: str, raw: bytes, folder: str = "INBOX") -> int:
-        """Deliver ``raw`` into ``folder`` via IMAP APPEND (wakes IDLE clients); return its UID."""
-        with self.client(user) as c:
-            resp = c.append(folder, raw)
-        # b"[APPENDUID <uidvalidity> <uid>] Append completed ..."
-        try:
-            return int(resp.split(b"]", 1)[0].split()[2])
-        except (IndexError, ValueError) as exc:
-            raise DovecotError(f"no APPENDUID in {resp!r}") from exc
-
-    def create_folder(self, user: str, name: str) -> None:
-        """Create a mailbox (no error if it exists)."""
-        with self.client(user) as c:
-            if not c.folder_exists(name):
-                c.create_folder(name)
-
-    def list_uids(self, user: str, folder: str = "INBOX") -> list[int]:
-        """All UIDs in ``folder``, ascending."""
-        with self.client(user) as c:
-            c.select_folder(folder, readonly=True)
-            return sorted(c.search("ALL"))
-
-    def fetch_all(self, user: str, folder: str = "INBOX") -> list[bytes]:
-        """Raw messages in ``folder`` (as IMAP serves them, CRLF), in UID order, flags untouched."""
-        with self.client(user) as c:
-            c.select_folder(folder, readonly=True)
-            uids = sorted(c.search("ALL"))
-            if not uids:
-                return []
-            data = c.fetch(uids, ["BODY.PEEK[]"])
-            return [data[u][b"BODY[]"] for u in uids]
-
-    def uidvalidity(self, user: str, folder: str = "INBOX") -> int:
-        """The folder's current UIDVALIDITY (read with doveadm)."""
-        out = self.doveadm(
-            "mailbox", "status", "-u", user, "uidvalidity", folder
-        ).stdout
-        for tok in out.split():
-            if tok.startswith("uidvalidity="):
-                return int(tok.split("=", 1)[1])
-        raise DovecotError(f"no uidvalidity in {out!r}")
-
-    def reset_uidvalidity(self, user: str, folder: str = "INBOX") -> int:
-        """Give ``folder`` a new UIDVALIDITY, keeping its messages (renumbered); return it.
-
-        Deletes the folder's dovecot-uidlist and index files, then ``doveadm force-resync``.
-        The user's sessions are kicked before and after: a session that keeps the folder
-        selected across the reset neither notices the change (it goes on with the old UIDs)
-        nor survives cleanly (Dovecot logs "duplicate transaction log sequence").
-        """
-        self.kick(user)
-        before = self.uidvalidity(user, folder)
-        path = self._host_path(
-            self.doveadm("mailbox", "path", "-u", user, folder).stdout.strip()
-        )
-        index = self._host_path(
-            self.doveadm(
-                "mailbox", "path", "-u", user, "-t", "index", folder
-            ).stdout.strip()
-        )
-        for d in {path, index}:
-            for f in d.iterdir():
-                if f.name == "dovecot-uidlist" or f.name.startswith("dovecot.index"):
-                    f.unlink()
-        self.doveadm("force-resync", "-u", user, folder)
-        after = self.uidvalidity(user, folder)
-        if self.sessions(user):  # a client reconnected meanwhile: drop its stale view
-            self.kick(user)
-        if after == before:
-            raise DovecotError(
-                f"UIDVALIDITY of {user}/{folder} did not change ({before})"
-            )
-        return after
-
-    def _host_path(self, path: str) -> Path:
-        """Map a path doveadm printed (inside the user's chroot when root) to the real one."""
-        if not path:
-            raise DovecotError("doveadm printed no mailbox path")
-        if self.is_root:
-            return self.mail_root / path.lstrip("/")
-        return Path(path)
-
-    def kick(self, user: str, timeout: float = 5.0) -> None:
-        """Drop all of ``user``'s IMAP sessions (``doveadm kick``) and wait until they are gone."""
-        proc = self.doveadm("kick", user, check=False)
-        if proc.returncode not in (0, 68):  # 68 (EX_NOUSER): the user had no sessions
-            raise DovecotError(f"doveadm kick {user} failed: {proc.stderr.strip()}")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.sessions(user):
-                return
-            time.sleep(0.05)
-        raise DovecotError(
-            f"{user} still has sessions after kick: {self.sessions(user)}"
-        )
-
-    def sessions(self, user: str) -> list[int]:
-        """PIDs of ``user``'s running IMAP processes (``doveadm who``)."""
-        out = self.doveadm("who", "-1", user).stdout
-        pids = []
-        for line in out.splitlines():
-            parts = line.split()
-            if len(parts) >= 3 and parts[0] == user and parts[2].isdigit():
-                pids.append(int(parts[2]))
-        return pids
+        DovecotConfig(
+            port=self._port,
+            run_dir=self.run_dir,
+            state_dir=self.state_dir,
+            log_path=self.log_path,
+            users_dir=self.users_dir,
+            mail_root=self.mail_root,
+            mail_uid=self.mail_uid,
+            mail_gid=self.mail_gid,
+            is_root=self.is_root,
+            internal_user=self._internal_user,
+            internal_group=self._internal_group,
+            imap_capability=imap_capability,
+            extra_config=self.extra_config,
+        ).write(self.conf_path)
 
     # -- debugging ---------------------------------------------------------------------
-
-    def doveadm(
-        self, *args: str, input: str | None = None, check: bool = True
-    ) -> subprocess.CompletedProcess[str]:
-        """Run ``doveadm -c <our conf> ARGS``; raise DovecotError on failure when ``check``."""
-        proc = subprocess.run(
-            [self._doveadm, "-c", str(self.conf_path), *args],
-            input=input,
-            stdin=None if input is not None else subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            errors="surrogateescape",
-            timeout=30,
-            check=False,
-        )
-        if check and proc.returncode != 0:
-            raise DovecotError(
-                f"doveadm {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}"
-            )
-        return proc
 
     def log_text(self) -> str:
         """Dovecot's log so far (empty if none)."""
