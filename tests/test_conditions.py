@@ -166,7 +166,7 @@ def test_the_pipeline_path_only_checks() -> None:
 
 
 def test_time_between_wraps_past_midnight() -> None:
-    night = TimeBetween(22 * 60, 6 * 60)
+    night = TimeBetween((22 * 60, 6 * 60))
 
     assert night.explain(facts()) == (True, "time 23:30 is within 22:00-06:00")
     assert not night.check(facts(now=datetime(2026, 1, 7, 12, 0, tzinfo=BERLIN)))

@@ -104,9 +104,8 @@ class TimeBetween(Condition):
     """`time_between: '09:00-17:00'`: the local time; '22:00-06:00' spans midnight."""
 
     key = "time_between"
-    # minutes since local midnight; end is exclusive and may be 24:00
-    start: int
-    end: int
+    # (start, end) in minutes since local midnight; the end is exclusive and may be 24:00
+    minutes: tuple[int, int]
 
     @classmethod
     def read(cls, node: Located, names: Names, problems: list[Problem]) -> Self | None:
@@ -126,11 +125,11 @@ class TimeBetween(Condition):
                 node.problem(f"'time_between': {node.value!r} is not a time of day")
             )
             return None
-        return cls(start, end, line=node.line)
+        return cls((start, end), line=node.line)
 
     def check(self, facts: Facts) -> bool:
         """Whether the local time falls in the span."""
-        start, end = self.start, self.end
+        start, end = self.minutes
         minute = facts.local.hour * 60 + facts.local.minute
         if start <= end:
             return start <= minute < end
@@ -139,7 +138,7 @@ class TimeBetween(Condition):
     def explain(self, facts: Facts) -> tuple[bool, str]:
         """The local time, and whether it is within the span."""
         passed = self.check(facts)
-        start, end = self.start, self.end
+        start, end = self.minutes
         span = f"{start // 60:02d}:{start % 60:02d}-{end // 60:02d}:{end % 60:02d}"
         where = "within" if passed else "outside"
         return passed, f"time {facts.local:%H:%M} is {where} {span}"

@@ -28,9 +28,9 @@ class Outcome:
     """The kind, the ticket (public number and row id) and the reason."""
 
     kind: OutcomeKind
-    ticket: int | None
     message_id: str
     reason: str = ""
+    ticket: int | None = None  # the public number
     ticket_id: int | None = field(default=None, compare=False)
 
     def as_json(self) -> str:
@@ -54,7 +54,7 @@ def outcome(
     ticket_id: int | None = None,
 ) -> Outcome:
     """An Outcome of any kind (a recorded one is read back with its stored kind)."""
-    return Outcome(OutcomeKind(kind), ticket_number, message_id, reason, ticket_id)
+    return Outcome(OutcomeKind(kind), message_id, reason, ticket_number, ticket_id)
 
 
 def quarantined(message_id: str, reason: str) -> Outcome:
