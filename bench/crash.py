@@ -41,8 +41,10 @@ IMAP_USER, IMAP_PASSWORD = "support", "crash-test"
 def request(i: int, channel: str) -> tuple[str, bytes]:
     """A new request from its own customer; returns (Message-ID, raw)."""
     message_id = f"crash-{channel}-{i}@customer{i}.example"
+    # delivered into the mailbox by an MTA, which puts the envelope sender on top
+    trace = f"Return-Path: <c{i}@customer{i}.example>\r\n" if channel == "imap" else ""
     raw = (
-        f"From: Customer {i} <c{i}@customer{i}.example>\r\nTo: support@example.com\r\n"
+        f"{trace}From: Customer {i} <c{i}@customer{i}.example>\r\nTo: support@example.com\r\n"
         f"Subject: Request {channel} {i}\r\nMessage-ID: <{message_id}>\r\n"
         f"Date: Mon, 02 Nov 2026 09:00:00 +0000\r\n\r\nPlease help with problem {i}.\r\n"
     ).encode()
@@ -66,7 +68,7 @@ class Scenario:
         imap = (
             f"imap:\n  - name: crash\n    host: 127.0.0.1\n    port: {self.dovecot.port}\n"
             f"    security: none\n    username: {IMAP_USER}\n    password_env: CRASH_IMAP_PW\n"
-            "    poll_interval: 1s\n"
+            "    poll_interval: 1s\n    trust_return_path: true\n"
         )
         self.daemon = DaemonProcess(
             work, args.storage, extra_yaml=imap, relay_port=self.sink_controller.port

@@ -27,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from email.utils import parseaddr
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -43,6 +44,15 @@ from tierdesk.daemon.runtime import open_runtime
 from tierdesk.parsers.parse import parse_mail
 from tierdesk.storage import spool
 from tierdesk.storage.models import Ticket
+
+
+def envelope_sender(raw: bytes) -> str:
+    """The From address of a generated message (its envelope sender)."""
+    head = raw.split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
+    for line in head.splitlines():
+        if line[:5].lower() == b"from:":
+            return parseaddr(line[5:].decode("utf-8", "replace"))[1]
+    return ""
 
 
 def floor(messages: list[bytes], work: Path) -> float:
@@ -87,8 +97,9 @@ def end_to_end(
     def intake() -> None:
         for first in range(0, len(messages), intake_chunk):
             chunk = messages[first : first + intake_chunk]
+            # as an MTA hands over a plain mail: the envelope sender is its From
             arrivals = [
-                spool.Arrival(raw, "bench", "customer@example.org") for raw in chunk
+                spool.Arrival(raw, "bench", envelope_sender(raw)) for raw in chunk
             ]
             ids = spool.spool(runtime.sql, arrivals, runtime.clock())
             now = time.perf_counter()

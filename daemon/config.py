@@ -64,8 +64,13 @@ class SupportConfig:
         **_help("template languages on offer"), default_factory=lambda: ["en", "ru"]
     )
     auto_replies_per_hour: int = field(
-        **_help("most automatic mails one address gets per hour (loop breaker)"),
+        **_help(
+            "most automatic mails (acks, status mails, answers to commands) one address gets per hour"
+        ),
         default=10,
+    )
+    auto_replies_per_day: int = field(
+        **_help("... and per day (counted across restarts and daemons)"), default=40
     )
     reopen_within: Duration = field(
         **_help(
@@ -98,6 +103,73 @@ class SupportConfig:
     def message_id_domain(self) -> str:
         """The right-hand side of every Message-ID we mint."""
         return self.domain or self.sender.rpartition("@")[2] or "localhost"
+
+
+@dataclass(frozen=True)
+class TrustConfig:
+    """What tierdesk believes about a mail, and who may act on a ticket."""
+
+    authserv_id: str | None = field(
+        **_help(
+            "authserv-id of the Authentication-Results your own MTA adds (e.g. mx.acme.example); "
+            "unset: no such header is trusted"
+        ),
+        default=None,
+    )
+    require_verified_sender: bool = field(
+        **_help(
+            "automatic mail goes to a sender only when the envelope sender matches From:, "
+            "or authserv_id says DMARC/SPF pass for its domain"
+        ),
+        default=True,
+    )
+    trusted_envelope_senders: list[str] = field(
+        **_help(
+            "envelope senders (patterns like *@relay.acme.example) that vouch for From: "
+            "(your own relay)"
+        ),
+        default_factory=list,
+    )
+    strangers: Literal["new_ticket", "hold", "append"] = field(
+        **_help(
+            "mail threaded to a ticket from someone who is not its participant: open a new "
+            "ticket that refers to it, hold it for an agent, or append it marked unverified"
+        ),
+        default="new_ticket",
+    )
+    participants_domain: bool = field(
+        **_help("everyone at the requester's domain is a participant of their tickets"),
+        default=False,
+    )
+    reply_address_max_age: Duration = field(
+        **_help("how long an agent's or vendor's signed address may act"),
+        default=Duration(90 * 86400),
+    )
+    key_grace: Duration = field(
+        **_help("how long addresses signed with a retired key still act"),
+        default=Duration(30 * 86400),
+    )
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    """How much mail any one address gets, and how many tickets it may open."""
+
+    notices_per_hour: int = field(
+        **_help("most notices (new ticket, reply, note, SLA) one agent gets per hour"),
+        default=60,
+    )
+    notices_per_day: int = field(**_help("... and per day"), default=500)
+    relayed_per_hour: int = field(
+        **_help("most agent answers relayed to one customer per hour"), default=20
+    )
+    relayed_per_day: int = field(**_help("... and per day"), default=100)
+    new_tickets_per_hour: int = field(
+        **_help(
+            "most tickets one sender opens per hour; more mail joins their latest ticket"
+        ),
+        default=5,
+    )
 
 
 @dataclass(frozen=True)
@@ -224,6 +296,24 @@ class ImapMailboxConfig:
     )
     timeout: Duration = field(**_help("network timeout"), default=Duration(60))
     verify_tls: bool = field(**_help("check the server certificate"), default=True)
+    delivery_header: (
+        Literal["Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To"] | None
+    ) = field(
+        **_help(
+            "the header your MTA adds with the envelope recipient (its topmost copy is "
+            "trusted, copies below it are the sender's); unset: none, so agents cannot "
+            "act through this mailbox"
+        ),
+        default=None,
+    )
+    trust_return_path: bool = field(
+        **_help("the topmost Return-Path is the envelope sender your MTA saw"),
+        default=False,
+    )
+    authserv_id: str | None = field(
+        **_help("authserv-id of trusted Authentication-Results for this mailbox"),
+        default=None,
+    )
 
     @property
     def effective_port(self) -> int:
@@ -260,6 +350,8 @@ class Config:
     smtp: SmtpListenConfig = field(default_factory=SmtpListenConfig)
     outgoing: OutgoingConfig = field(default_factory=OutgoingConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    trust: TrustConfig = field(default_factory=TrustConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
     imap: list[ImapMailboxConfig] = field(default_factory=list)
     rules: Path | None = field(
         **_help(

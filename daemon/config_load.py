@@ -155,6 +155,18 @@ def _resolve_paths(config: Config, base: Path, source: str) -> Config:
     return config
 
 
+def read_secrets(
+    file: Path | None, env: str | None, environ: dict[str, str]
+) -> list[str]:
+    """Every secret a file holds (one per line, the first is current), or the variable's."""
+    if file is not None and file.exists():
+        lines = file.read_text(encoding="utf-8").splitlines()
+        return [line.strip() for line in lines if line.strip()]
+    if env is not None and environ.get(env):
+        return [environ[env]]
+    return []
+
+
 def read_secret(
     inline: str | None, file: Path | None, env: str | None, environ: dict[str, str]
 ) -> str | None:

@@ -35,11 +35,6 @@ from tierdesk.parsers.parsed import ParsedMail
 from tierdesk.parsers.subject import parse_subject
 from tierdesk.rules.decision import Decision
 from tierdesk.rules.handling.agent import tickets_named_by
-from tierdesk.rules.handling.customer import (
-    is_a_status_request,
-    needs_routing,
-    too_late_to_reopen,
-)
 from tierdesk.rules.handling.decide import identify, plan_message
 from tierdesk.rules.handling.facts import (
     ClaimedAgent,
@@ -58,18 +53,28 @@ from tierdesk.rules.handling.outcome import (
     quarantined,
 )
 from tierdesk.rules.handling.plan import Plan
+from tierdesk.rules.handling.thread import (
+    is_a_status_request,
+    needs_routing,
+    strangers_stay_out,
+    too_late_to_reopen,
+)
+from tierdesk.rules.handling.trust import envelope_of
 from tierdesk.rules.route import NOT_ROUTED, route
-from tierdesk.storage import outbox, spool
+from tierdesk.storage import spool
 from tierdesk.storage.assign import is_known_contact, round_robin
 from tierdesk.storage.carry_out import AlreadyStored, carry_out
 from tierdesk.storage.clock import Clock, system_clock
 from tierdesk.storage.db import reset_connection
+from tierdesk.storage.participants import participants_of
 from tierdesk.storage.sql import Sql
 from tierdesk.storage.threads import (
     find_duplicate,
     find_thread,
     last_customer_text,
+    notice_texts,
     open_tickets_of,
+    recent_tickets_of,
     resolved_at,
     thread_by_signature,
     ticket_of_message,
@@ -82,7 +87,7 @@ log = logging.getLogger("tierdesk.pipeline")
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, IntegrityError)
 BATCH = 50
 COMMIT_GROUP = 16
-RATE_WINDOW = timedelta(hours=1)
+HOUR = timedelta(hours=1)
 
 
 @dataclass
@@ -93,7 +98,6 @@ class Pipeline:
     sql: Sql
     live: Live
     parser: ParseRunner
-    secret: bytes  # signs and checks our reply addresses
     clock: Clock = field(default=system_clock)
 
     def process(self, spool_id: int) -> Outcome | None:
@@ -141,19 +145,27 @@ class Pipeline:
     def _classify(
         self, row: spool.SpoolRow, mail: ParsedMail, live: Snapshot
     ) -> Inbound:
-        """Stage 2 (stage 1, parse, ran in the ParseRunner): person or robot, and the subject."""
+        """Stage 2 (stage 1, parse, ran in the ParseRunner): person or robot, the
+        subject, and what our own servers vouch for (the envelope)."""
+        recipients = tuple(row.rcpt_tos)
+        from_imap = row.source == "imap"
+        trust = live.settings.trust_for(row.mailbox)
+        envelope = envelope_of(mail, row.mail_from, recipients, from_imap, trust)
         classification = classify(
-            mail, row.mail_from, live.own_addresses, live.composer.instance_id
+            mail,
+            envelope.sender if from_imap else row.mail_from,
+            live.own_addresses,
+            live.composer.instance_id,
         )
         subject = parse_subject(mail.subject, live.settings.subject_tag)
         return Inbound(
-            row.id, mail, classification, subject, tuple(row.rcpt_tos), row.mailbox
+            row.id, mail, classification, subject, recipients, row.mailbox, envelope
         )
 
     def _handle(self, msg: Inbound, live: Snapshot) -> Outcome:
         """Stages 3-7 for one message."""
         now = self.clock()
-        party = identify(msg, live.settings, self.secret)
+        party = identify(msg, live.settings, live.keys)
         facts = self._thread(msg, party, live, now)
         decision = self._route(msg, party, facts, live, now)
         plan = plan_message(msg, party, facts, decision, live.settings, now)
@@ -163,7 +175,7 @@ class Pipeline:
         self, msg: Inbound, party: Party, live: Snapshot, now: datetime
     ) -> Facts:
         """Stage 4: the ticket the message belongs to, and what else its plan depends on."""
-        sql, mail = self.sql, msg.mail
+        sql, mail, settings = self.sql, msg.mail, live.settings
         if isinstance(party, ClaimedAgent):
             ticket = ticket_by_number(sql, party.target.ticket)
             named = {n: ticket_by_number(sql, n) for n in tickets_named_by(msg)}
@@ -175,6 +187,7 @@ class Pipeline:
                 ),
                 named_tickets={n: t for n, t in named.items() if t is not None},
                 last_customer_text=last_customer_text(sql, ticket.id) if ticket else "",
+                sent_notices=notice_texts(sql, ticket.id) if ticket else (),
             )
         signed = party.signed_ticket if isinstance(party, Customer) else None
         if signed is not None and not find_duplicate(sql, mail.message_id):
@@ -190,16 +203,21 @@ class Pipeline:
         if isinstance(party, UnsignedAgent):
             return Facts(match=match)
         when_resolved = resolved_at(sql, match.ticket) if match.ticket else None
-        match = too_late_to_reopen(msg, match, when_resolved, now, live.settings)
+        match = too_late_to_reopen(msg, match, when_resolved, now, settings)
+        participants = (
+            participants_of(sql, match.ticket.id) if match.ticket else frozenset()
+        )
+        match = strangers_stay_out(msg, match, participants, settings)
         if match.ticket is not None or match.duplicate or not msg.sender:
-            return Facts(match=match)
-        # it may open a ticket (and get an acknowledgement), or ask for a status list
-        sent = outbox.automatic_mails_since(sql, msg.sender, now - RATE_WINDOW)
-        asks = is_a_status_request(msg, match, live.settings)
+            return Facts(match=match, participants=participants)
+        # it may open a ticket, or ask for the list of the sender's tickets
+        opened, latest = recent_tickets_of(sql, msg.sender, now - HOUR)
+        asks = is_a_status_request(msg, match, settings)
         return Facts(
             match=match,
-            automatic_mails_last_hour=sent,
             open_tickets=tuple(open_tickets_of(sql, msg.sender)) if asks else (),
+            tickets_opened_last_hour=opened,
+            latest_ticket=latest,
         )
 
     def _route(
@@ -234,8 +252,6 @@ class Pipeline:
     ) -> Outcome:
         """Stage 7: carry the plan out and queue its mails, in the message's savepoint."""
         mail = msg.mail
-        if plan.quarantine:
-            return quarantined(mail.message_id, plan.reason)
         ticket = carry_out(
             self.sql,
             plan,
@@ -245,7 +261,10 @@ class Pipeline:
             live.rules.sla,
             now,
         )
-        failures = queue_mails(self.sql, live.composer, ticket, plan.mails, now)
+        if plan.quarantine:  # its events are kept; the message stays in the spool
+            return quarantined(mail.message_id, plan.reason)
+        limits = live.settings.limits
+        failures = queue_mails(self.sql, live.composer, ticket, plan.mails, now, limits)
         if failures and plan.if_unsent and ticket is None:
             reason = f"{plan.if_unsent}: {failures[0]}"
             return outcome(OutcomeKind.IGNORED, mail.message_id, reason)

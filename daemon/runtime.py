@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import os
 from dataclasses import dataclass
@@ -9,16 +11,18 @@ from dataclasses import dataclass
 from peewee import Database
 
 from tierdesk.daemon.config import Config
-from tierdesk.daemon.config_load import read_secret
+from tierdesk.daemon.config_load import read_secrets
 from tierdesk.daemon.outgoing.sender import Sender
 from tierdesk.daemon.parsing import ParseRunner
 from tierdesk.daemon.pipeline import Pipeline
 from tierdesk.daemon.snapshot import Live, Snapshot, build_snapshot
+from tierdesk.parsers.reply_address import KeyRing, SigningKey
 from tierdesk.rules.load import builtin_rules, load_rules
 from tierdesk.rules.model import RuleSet
 from tierdesk.storage.clock import Clock, system_clock
 from tierdesk.storage.db import open_database
-from tierdesk.storage.schema import ensure_schema, instance_id, reply_secret
+from tierdesk.storage.keys import load_keys
+from tierdesk.storage.schema import ensure_schema, instance_id
 from tierdesk.storage.sql import Sql
 
 log = logging.getLogger("tierdesk")
@@ -35,7 +39,6 @@ class Runtime:
     sender: Sender
     clock: Clock
     instance_id: str
-    secret: bytes
 
     @property
     def config(self) -> Config:
@@ -46,6 +49,10 @@ class Runtime:
     def snapshot(self) -> Snapshot:
         """Config, rules, templates and composer in force."""
         return self.live.current
+
+    def keys(self, config: Config) -> KeyRing:
+        """The signing keys: from the config's secret file, else from the database."""
+        return configured_keys(config) or load_keys(self.sql, self.clock())
 
     def close(self) -> None:
         """Stop the parse workers and close this thread's database connection."""
@@ -66,19 +73,31 @@ def open_runtime(
     """
     db = open_database(config.storage_url)
     ensure_schema(db, create_if_empty=create_if_empty)
-    support = config.support
-    secret_text = read_secret(
-        None, support.secret_file, support.secret_env, dict(os.environ)
-    )
-    secret = secret_text.encode() if secret_text else reply_secret(db)
+    sql = Sql(db)
     instance = instance_id(db)
     rules = load_configured_rules(config) if with_rules else builtin_rules()
-    live = Live(build_snapshot(config, rules, instance, secret))
-    sql = Sql(db)
+    keys = configured_keys(config) or load_keys(sql, clock())
+    live = Live(build_snapshot(config, rules, instance, keys))
     parser = ParseRunner(config.pipeline.parse_workers, config.pipeline.parse_timeout)
-    pipeline = Pipeline(db, sql, live, parser, secret, clock)
+    pipeline = Pipeline(db, sql, live, parser, clock)
     sender = Sender(sql, config.outgoing_maildir, clock)
-    return Runtime(db, sql, live, pipeline, sender, clock, instance, secret)
+    return Runtime(db, sql, live, pipeline, sender, clock, instance)
+
+
+def configured_keys(config: Config) -> KeyRing | None:
+    """Keys from `support.secret_file` (one secret per line, the first signs) or `secret_env`."""
+    support = config.support
+    secrets = read_secrets(support.secret_file, support.secret_env, dict(os.environ))
+    if not secrets:
+        return None
+    keys = tuple(SigningKey(_key_id(s), s.encode()) for s in secrets)
+    return KeyRing(keys, legacy=keys[0].secret)
+
+
+def _key_id(secret: str) -> str:
+    """A stable two-character id for a configured secret."""
+    digest = hashlib.sha256(secret.encode()).digest()
+    return base64.b32encode(digest).decode("ascii").lower()[:2]
 
 
 def load_configured_rules(config: Config) -> RuleSet:

@@ -30,10 +30,11 @@ from tierdesk.daemon.intake.smtp import IntakeHandler, IntakeLMTP, IntakeSMTP
 from tierdesk.daemon.intake.spool_writer import SpoolWriter
 from tierdesk.daemon.runtime import Runtime, load_configured_rules
 from tierdesk.daemon.sla_sweep import SlaSweeper
-from tierdesk.daemon.snapshot import build_snapshot
+from tierdesk.daemon.snapshot import build_snapshot, replace_keys
 from tierdesk.daemon.systemd import sd_notify
 from tierdesk.daemon.workers import Worker
 from tierdesk.rules.yamlsource import SourceError
+from tierdesk.storage.keys import key_fingerprint
 
 log = logging.getLogger("tierdesk")
 
@@ -64,6 +65,7 @@ class Daemon:
         self.tls_context = _tls_context(runtime.config.smtp)
         self.pollers: dict[str, MailboxPoller] = {}
         self._watched = self._file_times()
+        self._keys_seen = key_fingerprint(runtime.sql)
         self.scheduler = AsyncIOScheduler(
             timezone="UTC",
             job_defaults={
@@ -195,7 +197,7 @@ class Daemon:
         )
         runtime = self.runtime
         runtime.live.swap(
-            build_snapshot(kept, rules, runtime.instance_id, runtime.secret)
+            build_snapshot(kept, rules, runtime.instance_id, runtime.keys(kept))
         )
         if kept.imap != current.imap:
             self._stop_pollers()
@@ -224,10 +226,18 @@ class Daemon:
         return times
 
     def _watch_files(self) -> None:
-        """Reload when the config or a rules file changed on disk."""
+        """Reload when the config or a rules file changed on disk, or a key was rotated."""
         if self._file_times() != self._watched:
             log.info("a config or rules file changed on disk; reloading")
             self.reload()
+            return
+        fingerprint = key_fingerprint(self.runtime.sql)
+        if fingerprint != self._keys_seen:
+            self._keys_seen = fingerprint
+            runtime = self.runtime
+            current = runtime.snapshot
+            runtime.live.swap(replace_keys(current, runtime.keys(current.config)))
+            log.info("signing keys changed; new mail is signed with the newest")
 
     def _sla_sweep(self) -> None:
         """The scheduler's SLA job (in a worker thread)."""

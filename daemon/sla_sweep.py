@@ -20,7 +20,6 @@ from tierdesk.rules.handling.facts import TicketFacts
 from tierdesk.rules.handling.mails import agent_notice, customer_status, requester_of
 from tierdesk.rules.handling.plan import MailSpec, Thread
 from tierdesk.rules.sla import deadlines
-from tierdesk.storage import outbox
 from tierdesk.storage import sla as queries
 from tierdesk.storage.changes import change_field, change_status
 from tierdesk.storage.sql import Sql
@@ -159,15 +158,8 @@ class SlaSweeper:
             now,
             "resolved and quiet",
         )
-        address = ticket.requester_email
-        sent = outbox.automatic_mails_since(self.sql, address, now - timedelta(hours=1))
-        settings = self.snapshot.settings
         refusal = automatic_mail_refusal(
-            HUMAN,
-            address,
-            settings.own_addresses,
-            sent,
-            settings.auto_replies_per_hour,
+            HUMAN, ticket.requester_email, self.snapshot.settings.own_addresses
         )
         if refusal:
             record_event(
@@ -229,4 +221,7 @@ class SlaSweeper:
         return Thread(root, (root,) if root else ())
 
     def _queue(self, ticket: TicketFacts, specs: list[MailSpec], now: datetime) -> None:
-        queue_mails(self.sql, self.snapshot.composer, ticket, specs, now, actor="sla")
+        limits = self.snapshot.settings.limits
+        queue_mails(
+            self.sql, self.snapshot.composer, ticket, specs, now, limits, actor="sla"
+        )

@@ -9,12 +9,13 @@ message is ever handled half under the old rules and half under the new.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tierdesk.daemon.config import Config
 from tierdesk.daemon.outgoing.compose import Composer
 from tierdesk.daemon.outgoing.templating import Templates
-from tierdesk.rules.handling.settings import Settings
+from tierdesk.parsers.reply_address import KeyRing
+from tierdesk.rules.handling.settings import IntakeTrust, Limits, Settings
 from tierdesk.rules.model import RuleSet
 
 
@@ -27,6 +28,7 @@ class Snapshot:
     templates: Templates
     composer: Composer
     settings: Settings
+    keys: KeyRing
 
     @property
     def own_addresses(self) -> frozenset[str]:
@@ -35,25 +37,66 @@ class Snapshot:
 
 
 def build_snapshot(
-    config: Config, rules: RuleSet, instance_id: str, secret: bytes
+    config: Config, rules: RuleSet, instance_id: str, keys: KeyRing
 ) -> Snapshot:
-    """Templates, composer and handling settings for a loaded config and rules."""
+    """Templates, composer and handling settings for a loaded config, rules and keys."""
     support = config.support
     templates = Templates(
         config.templates_dir, tuple(support.languages), support.default_language
     )
-    settings = Settings(
+    composer = Composer(support, templates, instance_id, keys.current)
+    return Snapshot(
+        config, rules, templates, composer, settings_of(config, rules), keys
+    )
+
+
+def replace_keys(snapshot: Snapshot, keys: KeyRing) -> Snapshot:
+    """The same snapshot with another key ring (a key was rotated)."""
+    composer = Composer(
+        snapshot.config.support,
+        snapshot.templates,
+        snapshot.composer.instance_id,
+        keys.current,
+    )
+    return replace(snapshot, composer=composer, keys=keys)
+
+
+def settings_of(config: Config, rules: RuleSet) -> Settings:
+    """What handling reads of a configuration."""
+    support, trust, limits = config.support, config.trust, config.limits
+    return Settings(
         rules=rules,
         own_addresses=frozenset(a.lower() for a in support.addresses),
         subject_tag=support.subject_tag,
         languages=tuple(support.languages),
         default_language=support.default_language,
-        auto_replies_per_hour=support.auto_replies_per_hour,
         reopen_within=float(support.reopen_within),
         status_words=tuple(support.status_words),
+        limits=Limits(
+            automatic_per_hour=support.auto_replies_per_hour,
+            automatic_per_day=support.auto_replies_per_day,
+            notices_per_hour=limits.notices_per_hour,
+            notices_per_day=limits.notices_per_day,
+            relayed_per_hour=limits.relayed_per_hour,
+            relayed_per_day=limits.relayed_per_day,
+            new_tickets_per_hour=limits.new_tickets_per_hour,
+        ),
+        listener=IntakeTrust(authserv_id=trust.authserv_id),
+        mailboxes={
+            m.name: IntakeTrust(
+                m.delivery_header,
+                m.trust_return_path,
+                m.authserv_id or trust.authserv_id,
+            )
+            for m in config.imap
+        },
+        require_verified_sender=trust.require_verified_sender,
+        trusted_envelope_senders=tuple(trust.trusted_envelope_senders),
+        strangers=trust.strangers,
+        participants_domain=trust.participants_domain,
+        reply_address_max_age=float(trust.reply_address_max_age),
+        key_grace=float(trust.key_grace),
     )
-    composer = Composer(support, templates, instance_id, secret)
-    return Snapshot(config, rules, templates, composer, settings)
 
 
 class Live:

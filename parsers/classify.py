@@ -40,7 +40,7 @@ _EXCHANGE_AUTO_REPLY_RE = re.compile(
 
 def is_own_address(address: str, own_addresses: frozenset[str]) -> bool:
     """True when `address` is one of ours, ignoring case and `+tag` sub-addressing."""
-    candidate = _bare_address(address)
+    candidate = bare_address(address)
     if not candidate:
         return False
     own = _normalized(own_addresses)
@@ -79,7 +79,7 @@ def _loop(
     for name, value in senders:
         if value and is_own_address(value, own):
             return Classification(
-                MailKind.LOOP, f"{name} is our own address {_bare_address(value)}"
+                MailKind.LOOP, f"{name} is our own address {bare_address(value)}"
             )
     return None
 
@@ -90,13 +90,13 @@ def _bounce(
     if envelope is not None and envelope.strip() in _NULL_SENDERS:
         return Classification(MailKind.BOUNCE, "null envelope sender")
     return_path = mail.header("return-path")
-    if return_path and _bare_address(return_path) == "" and "<" in return_path:
+    if return_path and bare_address(return_path) == "" and "<" in return_path:
         return Classification(MailKind.BOUNCE, "Return-Path: <> (null sender)")
     for name, value in (
         ("From", mail.from_.email if mail.from_ else ""),
         ("Return-Path", return_path),
     ):
-        address = _bare_address(value)
+        address = bare_address(value)
         if address.partition("@")[0] in _DAEMON_LOCAL_PARTS:
             return Classification(MailKind.BOUNCE, f"{name} is {address}")
     if _report_type(mail) == "delivery-status":
@@ -171,7 +171,7 @@ def _report_type(mail: ParsedMail) -> str:
     return ""
 
 
-def _bare_address(value: str) -> str:
+def bare_address(value: str) -> str:
     """`Name <a@b>`, `<a@b>` or `a@b` -> `a@b`, lower-cased; '' for `<>`."""
     address = parseaddr(value)[1] if ("<" in value or " " in value.strip()) else value
     return address.strip().strip("<>").strip().lower()
@@ -186,7 +186,7 @@ def _without_plus(address: str) -> str:
 
 @functools.lru_cache(maxsize=16)
 def _normalized(own_addresses: frozenset[str]) -> frozenset[str]:
-    return frozenset(_bare_address(a) for a in own_addresses if a)
+    return frozenset(bare_address(a) for a in own_addresses if a)
 
 
 def _title(header: str) -> str:

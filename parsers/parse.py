@@ -40,6 +40,20 @@ _MAX_DEFECTS = 50
 _MAX_DEFECT_LENGTH = 300
 _MAX_WALK_DEPTH = 50  # our own tree walks; mail-parser has already coped deeper
 _SYNTHETIC_DOMAIN = "missing-message-id.tierdesk.invalid"
+# Headers an MTA adds on the way in, kept in order (topmost first) with every
+# copy: which copy to trust depends on where it stands.
+TRACE_HEADERS = frozenset(
+    {
+        "return-path",
+        "delivered-to",
+        "x-original-to",
+        "envelope-to",
+        "x-envelope-to",
+        "x-delivered-to",
+        "authentication-results",
+    }
+)
+_MAX_TRACE = 64
 
 
 def parse_mail(raw: bytes) -> ParsedMail:
@@ -75,6 +89,7 @@ def _parse(raw: bytes) -> ParsedMail:
         msg = _stdlib_only(raw)
 
     first = _first_values(msg, defects)
+    trace = _trace(msg)
     # The first text part's charset is the best guess for raw 8-bit headers;
     # only look for it when some header actually has 8-bit bytes.
     fallback = (
@@ -142,6 +157,7 @@ def _parse(raw: bytes) -> ParsedMail:
         defects=defects[:_MAX_DEFECTS],
         size=len(raw),
         sha256=digest,
+        trace=trace,
     )
 
 
@@ -191,6 +207,17 @@ def _first_values(msg: Message, defects: list[str]) -> dict[str, str]:
             continue
         first.setdefault(name.lower(), value if isinstance(value, str) else str(value))
     return first
+
+
+def _trace(msg: Message) -> tuple[tuple[str, str], ...]:
+    """The trace headers (TRACE_HEADERS), every copy, topmost first, unfolded."""
+    found = []
+    for name, value in msg.raw_items():
+        lowered = name.lower() if name.isascii() else ""
+        if lowered in TRACE_HEADERS and len(found) < _MAX_TRACE:
+            text = value if isinstance(value, str) else str(value)
+            found.append((lowered, single_line(unfold(text))))
+    return tuple(found)
 
 
 def _decoded_headers(

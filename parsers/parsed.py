@@ -61,10 +61,18 @@ class ParsedMail:
     defects: list[str] = field(default_factory=list)
     size: int = 0
     sha256: str = ""
+    # (lower-cased name, value) of every trace header (Return-Path, Delivered-To,
+    # Authentication-Results ...), topmost first: the MTA's own copies stand on top
+    trace: tuple[tuple[str, str], ...] = ()
 
     def header(self, name: str) -> str:
         """The first value of header `name` (case-insensitive), or '' when absent."""
         return self.headers.get(name.lower(), "")
+
+    def trace_values(self, name: str) -> list[str]:
+        """Every value of trace header `name`, topmost first."""
+        wanted = name.lower()
+        return [value for header, value in self.trace if header == wanted]
 
 
 class MailKind(enum.StrEnum):

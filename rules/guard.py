@@ -1,7 +1,7 @@
-"""The last check before any automatic mail: never to robots, bounces, lists or ourselves.
+"""The last checks before any mail we send: never to robots, bounces, lists or ourselves, never past a limit.
 
-Pure: the caller supplies how many automatic mails the address already got
-in the last hour.
+Pure: the caller supplies how many mails of the class the address already
+got in the last hour and day (counted in the database, by address key).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import re
 
 from tierdesk.parsers.classify import is_own_address
 from tierdesk.parsers.parsed import Classification
+from tierdesk.rules.handling.settings import Limits
 
 _MAILBOX = re.compile(r"^[^@\s<>()\[\]\\,;:\"]+@[A-Za-z0-9.-]+\.?[A-Za-z0-9-]*$")
 _ROBOT_LOCAL_PART = re.compile(
@@ -24,6 +25,14 @@ def is_deliverable_address(address: str) -> bool:
     return address.isascii() and bool(_MAILBOX.match(address)) and len(address) <= 254
 
 
+def address_key(address: str) -> str:
+    """An address as limits count it: lower-cased, without a `+tag` (alice+1@ is alice@)."""
+    local, at, domain = address.strip().lower().rpartition("@")
+    if not at:
+        return address.strip().lower()
+    return f"{local.split('+', 1)[0]}@{domain}"
+
+
 def is_robot_address(address: str) -> bool:
     """True for addresses that by their name never read replies (noreply@, mailer-daemon@ ...)."""
     local = address.rpartition("@")[0]
@@ -31,13 +40,9 @@ def is_robot_address(address: str) -> bool:
 
 
 def automatic_mail_refusal(
-    classification: Classification,
-    address: str,
-    own_addresses: frozenset[str],
-    sent_last_hour: int,
-    limit_per_hour: int,
+    classification: Classification, address: str, own_addresses: frozenset[str]
 ) -> str | None:
-    """Why no automatic mail may go to `address` now, or None when it may."""
+    """Why no automatic mail may ever go to `address` in answer to this mail, or None."""
     if classification.is_automatic:
         return f"sender is not a person ({classification.kind.value}: {classification.reason})"
     if not address or not is_deliverable_address(address):
@@ -46,6 +51,26 @@ def automatic_mail_refusal(
         return "address is our own"
     if is_robot_address(address):
         return "address belongs to a robot"
-    if sent_last_hour >= limit_per_hour:
-        return f"rate limit: {sent_last_hour} automatic mails to {address} in the last hour"
+    return None
+
+
+def over_limit(
+    limit_class: str, address: str, last_hour: int, last_day: int, limits: Limits
+) -> str | None:
+    """Why one more mail of `limit_class` may not go to `address` now, or None."""
+    per_hour, per_day = {
+        "automatic": (limits.automatic_per_hour, limits.automatic_per_day),
+        "notice": (limits.notices_per_hour, limits.notices_per_day),
+        "relayed": (limits.relayed_per_hour, limits.relayed_per_day),
+    }[limit_class]
+    what = {
+        "automatic": "automatic mails",
+        "notice": "notices",
+        "relayed": "relayed answers",
+    }[limit_class]
+    key = address_key(address)
+    if last_hour >= per_hour:
+        return f"rate limit: {last_hour} {what} to {key} in the last hour"
+    if last_day >= per_day:
+        return f"rate limit: {last_day} {what} to {key} in the last day"
     return None

@@ -13,6 +13,7 @@ from datetime import datetime
 from tierdesk.parsers.parsed import ParsedMail
 from tierdesk.rules.handling.facts import TicketFacts
 from tierdesk.rules.handling.plan import (
+    AddParticipants,
     Change,
     ChangeTags,
     FollowsUp,
@@ -33,6 +34,7 @@ from tierdesk.storage.changes import (
     merge,
     record_first_response,
 )
+from tierdesk.storage.participants import add_participants
 from tierdesk.storage.sql import Sql
 from tierdesk.storage.tickets import (
     contact_for,
@@ -101,13 +103,14 @@ def apply_change(
             record_event(
                 sql, on_ticket or ticket.id, actor, kind, detail=detail, now=now
             )
-        case FollowsUp(old, actor):
+        case FollowsUp(old, actor, stranger):
+            why = " (written by someone who is not its participant)" if stranger else ""
             record_event(
                 sql,
                 ticket.id,
                 actor,
                 "follows_up",
-                detail=f"follows up on #{old.number}",
+                detail=f"follows up on #{old.number}{why}",
                 now=now,
             )
             record_event(
@@ -118,6 +121,8 @@ def apply_change(
                 detail=f"the customer wrote again: new ticket #{ticket.number}",
                 now=now,
             )
+        case AddParticipants(addresses, role):
+            add_participants(sql, ticket.id, addresses, role, now)
         case SetStatus(status, actor, detail):
             change_status(sql, ticket.id, status, actor, sla_policies, now, detail)
         case SetField(field, value, actor, detail):

@@ -56,6 +56,8 @@ class Contact(BaseModel):
     email = CharField(unique=True, max_length=320)
     name = TextField(default="")
     created_at = DateTimeField(default=column_default)
+    # the address as limits count it: lower-cased, without a +tag
+    email_key = CharField(max_length=320, default="", null=True, index=True)
 
 
 class Ticket(BaseModel):
@@ -173,6 +175,8 @@ class OutboxItem(BaseModel):
     )
     kind = CharField(max_length=24)
     automatic = BooleanField(default=True)
+    # which limit the mail counts against: automatic, notice or relayed
+    limit_class = CharField(max_length=16, default="automatic", null=True)
     mail_from = TextField()
     rcpt_tos = TextField()
     rcpt_key = CharField(max_length=320, index=True)
@@ -186,7 +190,10 @@ class OutboxItem(BaseModel):
 
     class Meta:
         table_name = "outbox"
-        indexes = ((("state", "next_attempt_at"), False),)
+        indexes = (
+            (("state", "next_attempt_at"), False),
+            (("rcpt_key", "limit_class", "created_at"), False),
+        )
 
 
 class Event(BaseModel):
@@ -211,6 +218,30 @@ class ImapCheckpoint(BaseModel):
     updated_at = DateTimeField(default=column_default)
 
 
+class SigningKeyRow(BaseModel):
+    """A secret that signs reply addresses; retired once a newer one takes over."""
+
+    id = CharField(primary_key=True, max_length=2)
+    secret = TextField()  # hex
+    created_at = DateTimeField(default=column_default)
+    retired_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "signing_key"
+
+
+class Participant(BaseModel):
+    """Someone who belongs on a ticket: its requester, customers copied, agents, a vendor."""
+
+    ticket = ForeignKeyField(Ticket, backref="participants", on_delete="CASCADE")
+    address = CharField(max_length=320)  # as limits count it (address_key)
+    role = CharField(max_length=16)  # requester, cc, agent, vendor
+    created_at = DateTimeField(default=column_default)
+
+    class Meta:
+        indexes = ((("ticket", "address"), True),)
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     MetaEntry,
     Counter,
@@ -223,4 +254,6 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     OutboxItem,
     Event,
     ImapCheckpoint,
+    SigningKeyRow,
+    Participant,
 )

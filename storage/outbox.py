@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from tierdesk.rules.guard import address_key
 from tierdesk.storage.models import OutboxItem
 from tierdesk.storage.sql import Sql
 from tierdesk.storage.tickets import record_event, store_outgoing
@@ -30,7 +31,7 @@ class OutgoingMail:
     in_reply_to: str
     references: tuple[str, ...]
     raw: bytes
-    automatic: bool = True
+    limit_class: str = "automatic"  # which per-address limit it counts against
 
 
 @dataclass(frozen=True)
@@ -93,10 +94,11 @@ def enqueue(
         ticket_id=ticket_id,
         message_ref=message_row_id,
         kind=mail.kind,
-        automatic=mail.automatic,
+        automatic=mail.limit_class == "automatic",
+        limit_class=mail.limit_class,
         mail_from=mail.mail_from,
         rcpt_tos=json.dumps(list(mail.rcpt_tos)),
-        rcpt_key=(mail.rcpt_tos[0] if mail.rcpt_tos else "").lower()[:320],
+        rcpt_key=address_key(mail.rcpt_tos[0] if mail.rcpt_tos else "")[:320],
         message_id=mail.message_id,
         raw=mail.raw,
         state="pending",
@@ -106,14 +108,23 @@ def enqueue(
     )
 
 
-def automatic_mails_since(sql: Sql, address: str, since: datetime) -> int:
-    """How many automatic mails went (or are going) to `address` since `since`."""
-    return sql.scalar(
-        "SELECT COUNT(*) FROM outbox WHERE rcpt_key = ? AND automatic = ? AND created_at >= ?",
-        address.lower(),
-        True,
-        since,
+def sent_since(
+    sql: Sql, address: str, limit_class: str, hour_ago: datetime, day_ago: datetime
+) -> tuple[int, int]:
+    """How many mails of `limit_class` went (or are going) to `address` in the last hour and day.
+
+    Counted by address key, so alice+1@ and Alice@ are alice@; counted in the
+    database, so the limit holds across restarts and daemons.
+    """
+    row = sql.one(
+        "SELECT COUNT(*), SUM(CASE WHEN created_at >= ? THEN 1 ELSE 0 END) FROM outbox"
+        " WHERE rcpt_key = ? AND limit_class = ? AND created_at >= ?",
+        hour_ago,
+        address_key(address),
+        limit_class,
+        day_ago,
     )
+    return (int(row[1] or 0), int(row[0] or 0)) if row else (0, 0)
 
 
 def due(sql: Sql, now: datetime, limit: int = 50) -> list[OutboxRow]:

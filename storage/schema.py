@@ -23,7 +23,17 @@ from peewee import (
 )
 from playhouse.migrate import SchemaMigrator, migrate
 
-from tierdesk.storage.models import ALL_MODELS, Counter, ImapCheckpoint, MetaEntry
+from tierdesk.rules.guard import address_key
+from tierdesk.storage.models import (
+    ALL_MODELS,
+    Contact,
+    Counter,
+    ImapCheckpoint,
+    MetaEntry,
+    OutboxItem,
+    Participant,
+    SigningKeyRow,
+)
 
 SCHEMA_VERSION_KEY = "schema_version"
 INSTANCE_ID_KEY = "instance_id"
@@ -85,10 +95,55 @@ def _v4_merge(db: Database) -> None:
     migrate(migrator.add_column("ticket", "merged_into", BigIntegerField(null=True)))
 
 
+def _v5_trust(db: Database) -> None:
+    """Signing keys with ids, participants, limits per address and class of mail."""
+    migrator = SchemaMigrator.from_database(db)
+    migrate(
+        # nullable, so SQLite adds them in place instead of rebuilding tables
+        # that other tables' foreign keys point at
+        migrator.add_column(
+            "contact", "email_key", CharField(max_length=320, null=True)
+        ),
+        migrator.add_column(
+            "outbox", "limit_class", CharField(max_length=16, null=True)
+        ),
+        migrator.add_index("contact", ("email_key",), False),
+        migrator.add_index("outbox", ("rcpt_key", "limit_class", "created_at"), False),
+    )
+    db.create_tables([SigningKeyRow, Participant], safe=True)
+    for contact_id, email in db.execute_sql("SELECT id, email FROM contact").fetchall():
+        Contact.update(email_key=address_key(email)).where(
+            Contact.id == contact_id
+        ).execute()
+    for item_id, rcpt, kind, automatic in db.execute_sql(
+        "SELECT id, rcpt_key, kind, automatic FROM outbox"
+    ).fetchall():
+        limit_class = (
+            "automatic"
+            if automatic
+            else "relayed"
+            if kind in ("reply", "vendor")
+            else "notice"
+        )
+        OutboxItem.update(rcpt_key=address_key(rcpt), limit_class=limit_class).where(
+            OutboxItem.id == item_id
+        ).execute()
+    db.execute_sql(
+        "INSERT INTO participant (ticket_id, address, role, created_at)"
+        " SELECT t.id, c.email_key, 'requester', t.created_at"
+        " FROM ticket t JOIN contact c ON c.id = t.requester_id"
+    )
+    old = MetaEntry.get_or_none(MetaEntry.key == REPLY_SECRET_KEY)
+    if old is not None:
+        # the secret that signed every address so far becomes the first key
+        SigningKeyRow.insert(id="00", secret=old.value).on_conflict_ignore().execute()
+
+
 MIGRATIONS: dict[int, Callable[[Database], None]] = {
     2: _v2_imap,
     3: _v3_sla,
     4: _v4_merge,
+    5: _v5_trust,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -45,6 +45,7 @@ class SpoolRow:
     size: int
     state: str
     mailbox: str
+    source: str = ""
 
 
 def spool(sql: Sql, arrivals: Iterable[Arrival], now: datetime) -> list[int]:
@@ -93,7 +94,7 @@ def pending_ids(sql: Sql, limit: int = 100) -> list[int]:
 def load(sql: Sql, spool_id: int) -> SpoolRow | None:
     """A spooled message with its raw bytes, or None."""
     row = sql.one(
-        "SELECT id, raw, mail_from, rcpt_tos, size, state, mailbox FROM spool WHERE id = ?",
+        "SELECT id, raw, mail_from, rcpt_tos, size, state, mailbox, source FROM spool WHERE id = ?",
         spool_id,
     )
     if row is None:
@@ -106,6 +107,7 @@ def load(sql: Sql, spool_id: int) -> SpoolRow | None:
         row[4],
         row[5],
         row[6],
+        row[7],
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from tierdesk.rules.guard import address_key
 from tierdesk.rules.handling.facts import NO_MATCH, ThreadMatch, TicketFacts
 from tierdesk.storage.clock import as_aware_utc
 from tierdesk.storage.sql import Sql
@@ -108,6 +109,38 @@ def last_customer_text(sql: Sql, ticket_id: int) -> str:
         ticket_id,
     )
     return text or ""
+
+
+def recent_tickets_of(
+    sql: Sql, address: str, since: datetime
+) -> tuple[int, TicketFacts | None]:
+    """How many tickets an address (any +tag of it) opened since `since`, and its latest ticket."""
+    key = address_key(address)
+    count = sql.scalar(
+        "SELECT COUNT(*) FROM ticket t JOIN contact c ON c.id = t.requester_id"
+        " WHERE c.email_key = ? AND t.created_at >= ?",
+        key,
+        since,
+    )
+    row = sql.one(
+        f"SELECT {TICKET_COLUMNS} WHERE c.email_key = ? AND t.merged_into IS NULL"
+        " ORDER BY t.id DESC LIMIT 1",
+        key,
+    )
+    return int(count or 0), TicketFacts(*row) if row else None
+
+
+def notice_texts(sql: Sql, ticket_id: int, limit: int = 20) -> tuple[str, ...]:
+    """What we told agents and vendors about a ticket (newest first): never for a customer."""
+    marks = ", ".join("?" * len(CONVERSATION_KINDS))
+    rows = sql.all(
+        f"SELECT text FROM message WHERE ticket_id = ? AND direction = 'out'"
+        f" AND kind NOT IN ({marks}) ORDER BY id DESC LIMIT ?",
+        ticket_id,
+        *CONVERSATION_KINDS,
+        limit,
+    )
+    return tuple(row[0] or "" for row in rows)
 
 
 def open_tickets_of(sql: Sql, email: str, limit: int = 20) -> list[TicketFacts]:

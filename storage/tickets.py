@@ -10,6 +10,7 @@ import json
 from datetime import datetime
 
 from tierdesk.parsers.parsed import Address, MailAttachment, ParsedMail
+from tierdesk.rules.guard import address_key
 from tierdesk.rules.handling.facts import TicketFacts
 from tierdesk.rules.handling.plan import NewTicket
 from tierdesk.storage.sql import Sql
@@ -49,7 +50,13 @@ def contact_for(sql: Sql, address: Address, now: datetime) -> tuple[int, str]:
     email = address.key
     row = sql.one("SELECT id, name FROM contact WHERE email = ?", email)
     if row is None:
-        sql.insert_ignore("contact", email=email, name=address.name, created_at=now)
+        sql.insert_ignore(
+            "contact",
+            email=email,
+            name=address.name,
+            created_at=now,
+            email_key=address_key(email)[:320],
+        )
         row = sql.one("SELECT id, name FROM contact WHERE email = ?", email)
     elif address.name and not row[1]:
         sql.run("UPDATE contact SET name = ? WHERE id = ?", address.name, row[0])

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.envelope import plain_envelope
 from tests.support.relay_sink import RelaySink, start_sink
 from tierdesk.daemon.config import (
     Config,
@@ -104,6 +105,11 @@ def relay_sink() -> Iterator[RelaySink]:
     controller.stop()
 
 
+FROM_HEADER = (
+    object()
+)  # the envelope a plain mail gets: From: as sender, To: as recipient
+
+
 @pytest.fixture
 def ingest(runtime: Runtime) -> Callable[..., object]:
     """Spool raw bytes (or a fixture name) and run the pipeline on them; returns the Outcome."""
@@ -111,13 +117,16 @@ def ingest(runtime: Runtime) -> Callable[..., object]:
 
     def run(
         raw: bytes | str,
-        mail_from: str | None = "customer@example.org",
-        rcpt: str = "support@example.com",
+        mail_from: str | None | object = FROM_HEADER,
+        rcpt: str | None = None,
     ):
         data = fixture_bytes(raw) if isinstance(raw, str) else raw
+        sender, recipients = plain_envelope(data)
+        if mail_from is not FROM_HEADER:
+            sender = mail_from  # type: ignore[assignment]
         (spool_id,) = spool.spool(
             runtime.sql,
-            [spool.Arrival(data, "test", mail_from, (rcpt,))],
+            [spool.Arrival(data, "test", sender, (rcpt,) if rcpt else recipients)],
             runtime.clock(),
         )
         return runtime.pipeline.process(spool_id)

@@ -102,16 +102,12 @@ def test_inject_exits_tempfail_when_storage_is_down(tmp_path):
 
 
 def test_tickets_show_gives_messages_and_timeline(capsys, config_file):
-    run(
-        capsys, "inject", "-c", str(config_file), str(FIXTURES / "flow/new_request.eml")
-    )
-    run(
-        capsys,
-        "inject",
-        "-c",
-        str(config_file),
-        str(FIXTURES / "flow/reply_with_token.eml"),
-    )
+    # as an MTA pipe passes the envelope: --sender is what verifies the From
+    sender = ("--sender", "alice@customer.example")
+    new_request = str(FIXTURES / "flow/new_request.eml")
+    run(capsys, "inject", "-c", str(config_file), *sender, new_request)
+    reply = str(FIXTURES / "flow/reply_with_token.eml")
+    run(capsys, "inject", "-c", str(config_file), *sender, reply)
 
     code, out = run(capsys, "tickets", "show", "1", "--json", "-c", str(config_file))
 
@@ -127,8 +123,15 @@ def test_tickets_show_gives_messages_and_timeline(capsys, config_file):
 
 
 def test_tickets_list_and_outbox_list(capsys, config_file):
+    new_request = str(FIXTURES / "flow/new_request.eml")
     run(
-        capsys, "inject", "-c", str(config_file), str(FIXTURES / "flow/new_request.eml")
+        capsys,
+        "inject",
+        "-c",
+        str(config_file),
+        "--sender",
+        "alice@customer.example",
+        new_request,
     )
 
     _, listed = run(capsys, "tickets", "list", "--json", "-c", str(config_file))

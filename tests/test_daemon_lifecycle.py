@@ -26,6 +26,8 @@ def imap_yaml(dovecot, password_env: str = "TIERDESK_TEST_IMAP_PW") -> str:
         "  - name: helpdesk\n"
         f"    host: {dovecot.host}\n    port: {dovecot.port}\n    security: none\n"
         f"    username: support\n    password_env: {password_env}\n    poll_interval: 2s\n"
+        # the MTA that delivers into this mailbox adds Return-Path on top
+        "    trust_return_path: true\n"
     )
 
 

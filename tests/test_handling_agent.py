@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from tests.support.handling import (
     AGENTS,
+    KEYS,
     NOW,
-    SECRET,
     SETTINGS,
     TICKET,
     inbound,
     ticket,
 )
-from tierdesk.parsers.reply_address import ReplyTarget
+from tierdesk.parsers.reply_address import KeyRing, ReplyTarget
 from tierdesk.rules.decision import Decision
-from tierdesk.rules.handling.agent import may_speak_for
+from tierdesk.rules.handling.authority import may_speak_for
 from tierdesk.rules.handling.decide import identify, plan_message
 from tierdesk.rules.handling.facts import (
     ClaimedAgent,
@@ -33,15 +33,15 @@ from tierdesk.rules.handling.plan import (
     StoreMessage,
 )
 
-ALICE_SIGNED = "support+1.ra.alice.uxjsi4h2tdhu@example.com"
-ALICE_NOTE = "support+1.na.alice.pya5cbwup3la@example.com"
-VENDOR_SIGNED = "support+1.rv.acmevendor.aw62zyos3qfd@example.com"
+ALICE_SIGNED = "support+1.ra.alice.000g0n.qvsbromjv27y@example.com"
+ALICE_NOTE = "support+1.na.alice.000g0n.7ms4w3coulke@example.com"
+VENDOR_SIGNED = "support+1.rv.acmevendor.000g0n.4ru4ko6qs7s3@example.com"
 ON_TICKET = Facts(match=ThreadMatch(TICKET, "signed address"))
 
 
 def agent_plan(fixture: str, facts: Facts = ON_TICKET, rcpt: str = ALICE_SIGNED):
     msg = inbound(f"agents/{fixture}", recipients=(rcpt,))
-    party = identify(msg, SETTINGS, SECRET)
+    party = identify(msg, SETTINGS, KEYS)
     return plan_message(msg, party, facts, Decision(), SETTINGS, NOW)
 
 
@@ -55,15 +55,16 @@ def kinds(p) -> list[str]:
 def test_mail_to_an_agents_signed_address_claims_to_be_that_agent():
     msg = inbound("agents/answer.eml", recipients=(ALICE_SIGNED,))
 
-    party = identify(msg, SETTINGS, SECRET)
+    party = identify(msg, SETTINGS, KEYS)
 
     assert party == ClaimedAgent(
-        ReplyTarget(1, "agent", "alice", "reply"), AGENTS["alice"]
+        ReplyTarget(1, "agent", "alice", "reply", NOW.date(), KEYS.current),
+        AGENTS["alice"],
     )
 
 
 def test_an_agents_own_address_without_a_signed_one_is_an_unsigned_agent():
-    party = identify(inbound("agents/unsigned.eml"), SETTINGS, SECRET)
+    party = identify(inbound("agents/unsigned.eml"), SETTINGS, KEYS)
 
     assert party == UnsignedAgent(AGENTS["alice"])
 
@@ -71,16 +72,18 @@ def test_an_agents_own_address_without_a_signed_one_is_an_unsigned_agent():
 def test_a_customers_signed_reply_address_names_the_ticket():
     msg = inbound(
         "agents/customer_signed_reply.eml",
-        recipients=("support+1.rc.x.3spnmubadu3a@example.com",),
+        recipients=("support+1.rc.x.000g0n.ldoorlbf7oa3@example.com",),
     )
 
-    assert identify(msg, SETTINGS, SECRET) == Customer(signed_ticket=1)
+    assert identify(msg, SETTINGS, KEYS) == Customer(signed_ticket=1)
 
 
 def test_a_signature_made_with_another_secret_proves_nothing():
     msg = inbound("agents/answer.eml", recipients=(ALICE_SIGNED,))
 
-    assert identify(msg, SETTINGS, b"another-secret") == UnsignedAgent(AGENTS["alice"])
+    assert identify(msg, SETTINGS, KeyRing.single(b"another-secret")) == UnsignedAgent(
+        AGENTS["alice"]
+    )
 
 
 def test_an_agent_writes_from_their_address_a_vendor_from_their_domain():
@@ -100,10 +103,12 @@ def test_a_stranger_at_an_agents_signed_address_changes_nothing_but_the_history(
 
     assert p.outcome is OutcomeKind.IGNORED
     assert "came from 'mallory@evil.example'" in p.reason
-    assert p.store is None and p.mails == ()
+    assert p.store is None
     assert p.changes == (
         RecordEvent("unverified:mallory@evil.example", "refused", p.reason),
     )
+    [told] = p.mails  # the agent the address names hears of it, nobody else
+    assert (told.template, told.to.key) == ("agent_refused", "alice@acme.example")
 
 
 def test_an_unsigned_agent_mail_is_refused_with_an_event_on_its_ticket():
@@ -111,12 +116,12 @@ def test_an_unsigned_agent_mail_is_refused_with_an_event_on_its_ticket():
     facts = Facts(match=ThreadMatch(TICKET, "subject token #1"))
 
     p = plan_message(
-        msg, identify(msg, SETTINGS, SECRET), facts, Decision(), SETTINGS, NOW
+        msg, identify(msg, SETTINGS, KEYS), facts, Decision(), SETTINGS, NOW
     )
 
     assert (p.outcome, p.ticket, p.store) == (OutcomeKind.IGNORED, TICKET, None)
     assert p.changes[0].kind == "refused"
-    assert "without a signed reply address" in p.reason
+    assert "without their signed reply address as envelope recipient" in p.reason
 
 
 def test_an_agent_mail_seen_before_is_a_duplicate():
@@ -180,7 +185,7 @@ def test_an_answer_goes_to_the_customer_clean_and_stops_the_first_response_clock
         None,  # under the conversation as it stands when rendered
     )
     assert reply.from_name == "Alice Smith"
-    assert not reply.automatic
+    assert reply.limit_class == "relayed"
 
 
 def test_resolving_with_an_answer_sends_the_answer_then_the_status_mail():

@@ -7,15 +7,11 @@ from datetime import timedelta
 
 from tests.support.handling import NOW, SETTINGS, TICKET, inbound, ticket
 from tierdesk.rules.decision import Decision
-from tierdesk.rules.handling.customer import (
-    needs_routing,
-    open_ticket,
-    plan_customer_mail,
-    too_late_to_reopen,
-)
+from tierdesk.rules.handling.customer import open_ticket, plan_customer_mail
 from tierdesk.rules.handling.facts import Facts, ThreadMatch
 from tierdesk.rules.handling.outcome import OutcomeKind
 from tierdesk.rules.handling.plan import (
+    AddParticipants,
     FollowsUp,
     NewTicket,
     RecordEvent,
@@ -23,6 +19,7 @@ from tierdesk.rules.handling.plan import (
     StoreMessage,
     Touch,
 )
+from tierdesk.rules.handling.thread import needs_routing, too_late_to_reopen
 
 NEW = "flow/new_request.eml"
 REPLY = "flow/reply_with_token.eml"
@@ -114,11 +111,13 @@ def test_a_status_request_lists_the_senders_open_tickets():
     assert p.if_unsent == "status request not answered"
 
 
-def test_a_status_request_over_the_hourly_limit_is_not_answered():
-    p = plan("flow/status_request.eml", Facts(automatic_mails_last_hour=10))
+def test_a_status_request_from_an_unverified_sender_is_not_answered():
+    p = plan("flow/status_request.eml", envelope_sender="bulk@elsewhere.example")
 
     assert p.outcome is OutcomeKind.IGNORED
-    assert p.reason.startswith("status request not answered: rate limit")
+    assert p.reason.startswith(
+        "status request not answered: the sender alice@customer.example is not verified"
+    )
     assert p.mails == ()
 
 
@@ -177,7 +176,8 @@ def test_a_new_request_opens_a_ticket_with_an_ack_and_notices_to_the_tier():
         "alice@customer.example",
     )
     assert p.store == StoreMessage("customer")
-    [created] = p.changes
+    created, requester = p.changes
+    assert requester == AddParticipants(("alice@customer.example",), "requester")
     assert (created.kind, created.actor) == (
         "created",
         "customer:alice@customer.example",
@@ -217,14 +217,18 @@ def test_a_queue_with_its_own_group_notifies_that_group():
     assert [m.to.key for m in p.mails if m.kind == "notify_new"] == ["bob@acme.example"]
 
 
-def test_over_the_hourly_limit_the_ticket_opens_without_an_ack():
-    p = plan(NEW, Facts(automatic_mails_last_hour=10))
+def test_a_request_whose_envelope_sender_differs_opens_a_ticket_without_an_ack():
+    p = plan(NEW, envelope_sender="mallory@evil.example")
 
     assert p.outcome is OutcomeKind.NEW_TICKET
     assert "ack" not in kinds(p)
     skipped = p.changes[-1]
     assert (skipped.kind, skipped.actor) == ("ack_skipped", "system")
-    assert skipped.detail.startswith("rate limit: 10 automatic mails")
+    assert skipped.detail == (
+        "the sender alice@customer.example is not verified: the envelope sender "
+        "mallory@evil.example differs, and no trusted DMARC/SPF pass"
+    )
+    assert kinds(p) == ["notify_new", "notify_new"]  # the agents still hear of it
 
 
 def test_a_rule_without_acknowledgement_records_why():

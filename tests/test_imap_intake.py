@@ -113,7 +113,7 @@ def test_tickets_from_a_mailbox_start_in_its_queue(server, pollers, runtime):
     )
     runtime.live.swap(
         build_snapshot(
-            config, runtime.snapshot.rules, runtime.instance_id, runtime.secret
+            config, runtime.snapshot.rules, runtime.instance_id, runtime.snapshot.keys
         )
     )
     dovecot = server()

@@ -45,7 +45,7 @@ def test_reply_notice_names_the_customer_who_wrote_to_every_agent(desk):
 
 
 def test_a_colleagues_reply_notice_names_the_colleague_and_the_requester(desk):
-    new_ticket(desk)
+    desk.receive(fixture_bytes("flow/new_request_cc_colleague.eml"))  # Cc: Carol
     desk.receive(fixture_bytes("flow/colleague_reply_with_token.eml"))
 
     notice = desk.notice_for("bob@acme.example")

@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 
 from tests.conftest import fixture_bytes, make_config
+from tests.support.envelope import plain_envelope
 from tests.support.slow_parse import die_on_marker, hang_on_marker
 from tierdesk.daemon.parsing import ParseFailure, ParseRunner
 from tierdesk.daemon.runtime import open_runtime
@@ -76,7 +77,9 @@ def test_pipeline_quarantines_the_hanging_message_and_goes_on(tmp_path, sqlite_u
     runtime.pipeline.parser = ParseRunner(1, 2, parse=hang_on_marker)
     raws = [variant("a"), variant("b") + b"HANG-HERE\n", variant("c")]
     ids = spool.spool(
-        runtime.sql, [spool.Arrival(raw, "test") for raw in raws], runtime.clock()
+        runtime.sql,
+        [spool.Arrival(raw, "test", *plain_envelope(raw)) for raw in raws],
+        runtime.clock(),
     )
 
     outcomes = runtime.pipeline.process_many(ids)

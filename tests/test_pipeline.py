@@ -9,6 +9,7 @@ import json
 import pytest
 
 from tests.conftest import fixture_bytes
+from tests.support.envelope import plain_envelope
 from tierdesk.storage import spool
 from tierdesk.storage.models import (
     Attachment,
@@ -231,7 +232,7 @@ def test_auto_replies_per_address_are_rate_limited(tmp_path, db_url):
         data = raw.replace(b"request-1@", f"request-1-{i}@".encode())
         (spool_id,) = spool.spool(
             runtime.sql,
-            [spool.Arrival(data, "test", "alice@customer.example")],
+            [spool.Arrival(data, "test", *plain_envelope(data))],
             runtime.clock(),
         )
         assert runtime.pipeline.process(spool_id).kind == "new_ticket"
@@ -253,7 +254,7 @@ def test_oversize_message_is_quarantined_with_the_reason(tmp_path, db_url):
     runtime = open_runtime(config)
     raw = fixture_bytes("flow/attachment_1.eml") + b"x" * 2000
     (spool_id,) = spool.spool(
-        runtime.sql, [spool.Arrival(raw, "test")], runtime.clock()
+        runtime.sql, [spool.Arrival(raw, "test", *plain_envelope(raw))], runtime.clock()
     )
 
     outcome = runtime.pipeline.process(spool_id)

@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import FIXTURES, fixture_bytes, make_config
 from tests.support.daemon_process import TIERDESK, DaemonProcess, wait_until
+from tests.support.envelope import plain_envelope
 from tierdesk.daemon.runtime import open_runtime
 from tierdesk.storage import spool
 from tierdesk.storage.models import Event, SpoolItem, Ticket
@@ -43,7 +44,7 @@ def routed(tmp_path, db_url):
     def ingest(raw: bytes):
         (spool_id,) = spool.spool(
             runtime.sql,
-            [spool.Arrival(raw, "test", None, ("support@example.com",))],
+            [spool.Arrival(raw, "test", *plain_envelope(raw))],
             runtime.clock(),
         )
         return runtime.pipeline.process(spool_id)

@@ -100,6 +100,7 @@ def test_version_1_database_is_migrated_with_its_data(db_url):
     upgrade(db)
     Contact.insert(email="kept@example.org").execute()
     # make it look like a version 1 database: no IMAP checkpoint, no spool.mailbox
+    _back_to_version_4(db)
     db.execute_sql("DROP TABLE imap_checkpoint")
     db.execute_sql("ALTER TABLE spool DROP COLUMN mailbox")
     for index in ("first_response_due_at", "resolution_due_at", "resolved_at"):
@@ -124,9 +125,69 @@ def test_version_1_database_is_migrated_with_its_data(db_url):
     with pytest.raises(SchemaError, match="version 1"):
         ensure_schema(db)
 
-    assert upgrade(db) == [2, 3, 4]
+    assert upgrade(db) == [2, 3, 4, 5]
 
     ensure_schema(db)
     assert "mailbox" in [c.name for c in db.get_columns("spool")]
     assert Contact.get(Contact.email == "kept@example.org")
+    db.close()
+
+
+def _back_to_version_4(db) -> None:
+    """Undo migration 5 (keys, participants, limits) on a current database."""
+    db.execute_sql("DROP TABLE participant")
+    db.execute_sql("DROP TABLE signing_key")
+    db.execute_sql("DROP INDEX contact_email_key")
+    db.execute_sql("DROP INDEX outbox_rcpt_key_limit_class_created_at")
+    db.execute_sql("ALTER TABLE contact DROP COLUMN email_key")
+    db.execute_sql("ALTER TABLE outbox DROP COLUMN limit_class")
+    MetaEntry.update(value="4").where(MetaEntry.key == "schema_version").execute()
+
+
+def test_version_4_database_gets_keys_participants_and_counted_addresses(db_url):
+    from tierdesk.storage.models import OutboxItem, Participant, SigningKeyRow, Ticket
+    from tierdesk.storage.schema import reply_secret
+
+    db = open_database(db_url)
+    upgrade(db)
+    secret = reply_secret(db)
+    contact = Contact.create(email="alice+news@customer.example", name="Alice")
+    ticket = Ticket.create(number=1, requester=contact)
+    OutboxItem.create(
+        ticket=ticket,
+        kind="ack",
+        mail_from="support@example.com",
+        rcpt_tos="[]",
+        rcpt_key="alice+news@customer.example",
+        message_id="m1",
+        raw=b"",
+    )
+    OutboxItem.create(
+        kind="reply",
+        automatic=False,
+        mail_from="support@example.com",
+        rcpt_tos="[]",
+        rcpt_key="Alice@Customer.example",
+        message_id="m2",
+        raw=b"",
+    )
+    _back_to_version_4(db)
+
+    assert upgrade(db) == [5]
+
+    assert Contact.get().email_key == "alice@customer.example"
+    assert [
+        (o.rcpt_key, o.limit_class) for o in OutboxItem.select().order_by(OutboxItem.id)
+    ] == [
+        ("alice@customer.example", "automatic"),
+        ("alice@customer.example", "relayed"),
+    ]
+    [participant] = Participant.select()
+    assert (participant.ticket_id, participant.address, participant.role) == (
+        ticket.id,
+        "alice@customer.example",
+        "requester",
+    )
+    [key] = SigningKeyRow.select()
+    assert (key.id, bytes.fromhex(key.secret)) == ("00", secret)
     db.close()

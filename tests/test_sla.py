@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.conftest import fixture_bytes, make_config
+from tests.support.envelope import plain_envelope
 from tierdesk.daemon.runtime import open_runtime
 from tierdesk.daemon.sla_sweep import SlaSweeper
 from tierdesk.storage import spool
@@ -62,7 +63,9 @@ def desk(tmp_path, db_url):
 
         def process(self, raw: bytes):
             (spool_id,) = spool.spool(
-                runtime.sql, [spool.Arrival(raw, "test")], runtime.clock()
+                runtime.sql,
+                [spool.Arrival(raw, "test", *plain_envelope(raw))],
+                runtime.clock(),
             )
             return runtime.pipeline.process(spool_id)
 

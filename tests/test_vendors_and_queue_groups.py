@@ -33,7 +33,7 @@ def test_tier_four_hands_the_ticket_to_the_vendor_whose_answer_stays_internal(de
         forward
     ) and "Please check the fuser unit." in body(forward)
     vendor_address = forward["Reply-To"].addresses[0].addr_spec
-    assert read(vendor_address, OURS, desk.secret).role == "vendor"
+    assert read(vendor_address, OURS, desk.keys).role == "vendor"
 
     answer = desk.agent_mail(
         "engineer@vendor.example", vendor_address, "Replace part FU-7.", mid="v1"

@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime
+from dataclasses import replace
+from datetime import date, datetime
 from email.utils import format_datetime
 
 from tierdesk.daemon.config import SupportConfig
 from tierdesk.daemon.outgoing.mime import build_message, encode_words, fold, mailbox
 from tierdesk.daemon.outgoing.templating import Templates
-from tierdesk.parsers.reply_address import CUSTOMER, sign
+from tierdesk.parsers.reply_address import CUSTOMER, SigningKey, sign
 from tierdesk.parsers.subject import format_subject, parse_subject
+from tierdesk.rules.handling.echo import NAME_CHARS, SUBJECT_CHARS, safe_echo
 from tierdesk.rules.handling.facts import TicketFacts
 from tierdesk.rules.handling.plan import MailSpec, ReplyAs, Thread
 from tierdesk.storage.outbox import OutgoingMail
@@ -45,18 +47,23 @@ class Composer:
         support: SupportConfig,
         templates: Templates,
         instance_id: str,
-        secret: bytes,
+        key: SigningKey,
     ) -> None:
         self.support = support
         self.templates = templates
         self.instance_id = instance_id
-        self.secret = secret
+        self.key = key
 
     def reply_address(
-        self, ticket: int, role: str, name: str = CUSTOMER, mode: str = "reply"
+        self,
+        ticket: int,
+        role: str,
+        name: str,
+        mode: str,
+        issued: date,
     ) -> str:
         """The signed address a reply to this mail should go to."""
-        return sign(self.support.sender, self.secret, ticket, role, name, mode)
+        return sign(self.support.sender, self.key, ticket, role, name, mode, issued)
 
     def compose(
         self,
@@ -67,12 +74,14 @@ class Composer:
     ) -> OutgoingMail:
         """Render a spec's template (for a ticket, or for none) and assemble the mail."""
         number = ticket.number if ticket else 0
+        if spec.echo_safe and ticket is not None:
+            ticket = replace(ticket, subject=safe_echo(ticket.subject, SUBJECT_CHARS))
         rendered = self.templates.render(
             spec.template,
             spec.language
             or (ticket.language if ticket else "")
             or self.support.default_language,
-            self._context(ticket, spec),
+            self._context(ticket, spec, now.date()),
         )
         subject = sanitize_header_text(rendered.subject)
         if ticket is not None:
@@ -83,7 +92,10 @@ class Composer:
             from_name = f"{spec.from_name} ({from_name})"
         reply_to = self.support.sender
         if spec.reply_as is not None and ticket is not None:
-            reply_to = self._signed(number, spec.reply_as)
+            reply_to = self._signed(number, spec.reply_as, now.date())
+        to_name = (
+            safe_echo(spec.to.name, NAME_CHARS) if spec.echo_safe else spec.to.name
+        )
         headers = [
             (
                 "From",
@@ -91,12 +103,7 @@ class Composer:
                     sanitize_header_text(from_name, MAX_NAME_CHARS), self.support.sender
                 ),
             ),
-            (
-                "To",
-                mailbox(
-                    sanitize_header_text(spec.to.name, MAX_NAME_CHARS), spec.to.key
-                ),
-            ),
+            ("To", mailbox(sanitize_header_text(to_name, MAX_NAME_CHARS), spec.to.key)),
             ("Reply-To", reply_to),
             ("Subject", encode_words(subject)),
             ("Date", format_datetime(now)),
@@ -132,10 +139,12 @@ class Composer:
             in_reply_to=thread.in_reply_to or "",
             references=thread.references,
             raw=build_message(headers, rendered.text, rendered.html, files),
-            automatic=spec.automatic,
+            limit_class=spec.limit_class,
         )
 
-    def _context(self, ticket: TicketFacts | None, spec: MailSpec) -> dict[str, object]:
+    def _context(
+        self, ticket: TicketFacts | None, spec: MailSpec, today: date
+    ) -> dict[str, object]:
         """Template variables: the ticket and its customer, the recipient, us, the spec's own."""
         recipient = {"name": spec.to.name, "email": spec.to.key}
         context: dict[str, object] = {
@@ -156,13 +165,24 @@ class Composer:
         }
         reply_as = spec.reply_as
         if ticket is not None and reply_as is not None and reply_as.role == "agent":
-            context["reply_address"] = self._signed(ticket.number, reply_as)
-            context["note_address"] = self._signed(ticket.number, reply_as, "note")
-        return context | dict(spec.context)
+            context["reply_address"] = self._signed(ticket.number, reply_as, today)
+            note = ReplyAs(reply_as.role, reply_as.name, "note")
+            context["note_address"] = self._signed(ticket.number, note, today)
+        context |= dict(spec.context)
+        if spec.echo_safe:
+            for name in ("customer", "recipient"):
+                person = dict(context[name])  # type: ignore[call-overload]
+                person["name"] = safe_echo(str(person.get("name", "")), NAME_CHARS)
+                context[name] = person
+            if isinstance(context.get("message"), dict):
+                message = dict(context["message"])  # type: ignore[arg-type]
+                message["subject"] = safe_echo(str(message["subject"]), SUBJECT_CHARS)
+                context["message"] = message
+        return context
 
-    def _signed(self, number: int, reply_as: ReplyAs, mode: str = "reply") -> str:
+    def _signed(self, number: int, reply_as: ReplyAs, today: date) -> str:
         name = reply_as.name or CUSTOMER
-        return self.reply_address(number, reply_as.role, name, mode)
+        return self.reply_address(number, reply_as.role, name, reply_as.mode, today)
 
     def _subject_with_token(self, rendered: str, number: int) -> str:
         subject = sanitize_header_text(rendered)

@@ -13,7 +13,9 @@ from datetime import datetime
 
 from tierdesk.parsers.commands import Command, CommandBlock, parse_commands
 from tierdesk.parsers.quotes import strip_quoted
+from tierdesk.parsers.sent_text import strip_sent
 from tierdesk.rules.guard import is_deliverable_address
+from tierdesk.rules.handling.authority import authority_problem, refuse_claim
 from tierdesk.rules.handling.commands import (
     assignee_named,
     check_commands,
@@ -22,13 +24,7 @@ from tierdesk.rules.handling.commands import (
     ticket_after,
     vendor_for,
 )
-from tierdesk.rules.handling.facts import (
-    ClaimedAgent,
-    Facts,
-    Inbound,
-    TicketFacts,
-    UnsignedAgent,
-)
+from tierdesk.rules.handling.facts import ClaimedAgent, Facts, Inbound, TicketFacts
 from tierdesk.rules.handling.mails import (
     agent_notice,
     agent_reply,
@@ -40,6 +36,7 @@ from tierdesk.rules.handling.mails import (
 )
 from tierdesk.rules.handling.outcome import ALREADY_STORED, OutcomeKind
 from tierdesk.rules.handling.plan import (
+    AddParticipants,
     Change,
     MailSpec,
     Plan,
@@ -58,16 +55,6 @@ from tierdesk.rules.model import Agent
 CUSTOMER_SHOULD_KNOW = ("resolved", "closed")
 
 
-def may_speak_for(agent: Agent, role: str, from_address: str) -> bool:
-    """An agent must write from their own address; a vendor from their domain."""
-    if role == "agent":
-        return from_address == agent.address
-    return (
-        from_address.rpartition("@")[2] == agent.address.rpartition("@")[2]
-        and agent.tier == 4
-    )
-
-
 def commands_of(msg: Inbound) -> CommandBlock:
     """The command block at the top of an agent's text, with the subject's [k=v] args."""
     return parse_commands(msg.mail.text, msg.subject.args)
@@ -78,39 +65,26 @@ def tickets_named_by(msg: Inbound) -> set[int]:
     return merge_targets(commands_of(msg).commands)
 
 
-def plan_unsigned_agent_mail(msg: Inbound, party: UnsignedAgent, facts: Facts) -> Plan:
-    """An agent's address in From: without their signed address proves nothing: store nothing."""
-    agent = party.agent
-    reason = f"mail from agent {agent.name!r}'s address without a signed reply address: not acted upon"
-    match = facts.match
-    events = []
-    if match.ticket is not None and not match.duplicate:
-        events.append(RecordEvent(f"unverified:{agent.address}", "refused", reason))
-    return ignore(reason, match.ticket, *events)
-
-
 def plan_agent_mail(
     msg: Inbound, party: ClaimedAgent, facts: Facts, settings: Settings, now: datetime
 ) -> Plan:
-    """Mail at an agent's or vendor's signed address: only they may use it."""
+    """Mail at an agent's or vendor's signed address: only they may use it, only a person acts."""
     ticket = facts.match.ticket
     target = party.target
     agent = party.agent
-    if agent is None or not may_speak_for(agent, target.role, msg.sender):
-        reason = (
-            f"mail to the signed address of {target.role} {target.name!r} "
-            f"came from {msg.sender!r}: not acted upon"
-        )
-        events = [RecordEvent(f"unverified:{msg.sender}", "refused", reason)]
-        return ignore(reason, ticket, *(events if ticket else ()))
+    problem = authority_problem(msg, party, settings, now)
+    if problem is not None or agent is None:
+        return refuse_claim(msg, party, facts, problem or "no such agent", settings)
     if facts.match.duplicate:
         return Plan(OutcomeKind.DUPLICATE, ALREADY_STORED, ticket)
     if ticket is None:
         return ignore(
             f"the signed address names ticket {target.ticket}, which does not exist"
         )
+    if msg.classification.is_automatic:
+        return robot_note(msg, agent, target.role, ticket, facts)
     if target.role == "vendor":
-        return vendor_note(msg, agent, ticket, settings)
+        return vendor_note(msg, agent, ticket, facts, settings)
     block = commands_of(msg)
     errors = [
         *block.errors,
@@ -119,6 +93,30 @@ def plan_agent_mail(
     if errors:
         return refuse(msg, agent, ticket, errors, settings)
     return act(msg, party, agent, ticket, block, facts, settings)
+
+
+def new_text(text: str, facts: Facts) -> str:
+    """What the agent wrote: whatever we sent them (in any client's quoting) and history removed."""
+    return strip_quoted(strip_sent(text, facts.sent_notices)).strip()
+
+
+def robot_note(
+    msg: Inbound, agent: Agent, role: str, ticket: TicketFacts, facts: Facts
+) -> Plan:
+    """An agent's or vendor's auto-reply: a private note at most, never relayed, never a command."""
+    kind = msg.classification
+    actor = f"{role}:{agent.name}"
+    kept = (
+        f"automatic mail ({kind.kind.value}: {kind.reason}) kept as a private note; "
+        "not relayed, no commands"
+    )
+    return append(
+        f"{actor}: {kept}",
+        ticket,
+        StoreMessage("note", text=new_text(msg.mail.text, facts)),
+        [RecordEvent(actor, "automatic_note", kept)],
+        [],
+    )
 
 
 def refuse(
@@ -163,7 +161,7 @@ def act(
     cause = mail.message_id
     commands = {c.name: c for c in block.commands}
     note = party.target.is_note or "comment" in commands
-    text = strip_quoted(block.body).strip()
+    text = new_text(block.body, facts)
     actor = f"agent:{agent.name}"
     kind = "note" if note else "agent_reply"
     answered = not note and bool(text)
@@ -174,6 +172,7 @@ def act(
             kind,
             f"{len(text)} characters, {len(mail.attachments)} attachment(s)",
         ),
+        AddParticipants((agent.address,), "agent"),
         *command_changes(commands, agent, actor),
     ]
     if answered:
@@ -216,6 +215,7 @@ def act(
         changes.append(
             RecordEvent(actor, "vendor", f"handed to {vendor.name} <{vendor.address}>")
         )
+        changes.append(AddParticipants((vendor.address,), "vendor"))
     what = (
         "private note"
         if note
@@ -258,11 +258,11 @@ def assignment_notice(
 
 
 def vendor_note(
-    msg: Inbound, vendor: Agent, ticket: TicketFacts, settings: Settings
+    msg: Inbound, vendor: Agent, ticket: TicketFacts, facts: Facts, settings: Settings
 ) -> Plan:
     """A vendor's answer: kept for the agents as a note, never sent to the customer."""
     mail = msg.mail
-    text = strip_quoted(mail.text).strip()
+    text = new_text(mail.text, facts)
     actor = f"vendor:{vendor.name}"
     names = [a.filename for a in mail.attachments if not a.inline]
     agents = watchers(

@@ -8,14 +8,13 @@ a ticket or joins the one it threads into.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from tierdesk.parsers.language import detect_language
 from tierdesk.parsers.parsed import Address, MailKind
-from tierdesk.parsers.subject import is_status_request
 from tierdesk.rules.decision import Decision
-from tierdesk.rules.guard import automatic_mail_refusal
-from tierdesk.rules.handling.facts import Facts, Inbound, ThreadMatch
+from tierdesk.rules.guard import address_key, automatic_mail_refusal
+from tierdesk.rules.handling.facts import Facts, Inbound
 from tierdesk.rules.handling.mails import (
     acknowledgement,
     message_notices,
@@ -24,6 +23,7 @@ from tierdesk.rules.handling.mails import (
 )
 from tierdesk.rules.handling.outcome import ALREADY_STORED, OutcomeKind
 from tierdesk.rules.handling.plan import (
+    AddParticipants,
     Change,
     FollowsUp,
     NewTicket,
@@ -36,52 +36,13 @@ from tierdesk.rules.handling.plan import (
     ignore,
 )
 from tierdesk.rules.handling.settings import Settings
+from tierdesk.rules.handling.thread import copied, is_a_status_request
+from tierdesk.rules.handling.trust import sender_verification, unverified_reason
 from tierdesk.rules.sla import deadlines
 
 REOPENING_STATUSES = ("pending", "resolved")
-CLOSED_STATUSES = ("resolved", "closed")
 
 Policy = Callable[[Inbound, Facts, Decision, Settings], Plan | None]
-
-
-def too_late_to_reopen(
-    msg: Inbound,
-    match: ThreadMatch,
-    resolved_at: datetime | None,
-    now: datetime,
-    settings: Settings,
-) -> ThreadMatch:
-    """A person's reply to a ticket resolved before the reopen window opens a new ticket."""
-    ticket = match.ticket
-    if (
-        ticket is None
-        or match.duplicate
-        or msg.classification.kind is not MailKind.HUMAN
-        or ticket.status not in CLOSED_STATUSES
-        or resolved_at is None
-        or resolved_at >= now - timedelta(seconds=settings.reopen_within)
-    ):
-        return match
-    return ThreadMatch(None, match.via, follows=ticket)
-
-
-def is_a_status_request(msg: Inbound, match: ThreadMatch, settings: Settings) -> bool:
-    """A person's new mail whose subject (or first line) is just a status word."""
-    return (
-        msg.classification.kind is MailKind.HUMAN
-        and match.ticket is None
-        and not match.duplicate
-        and is_status_request(msg.mail.subject, msg.mail.text, settings.status_words)
-    )
-
-
-def needs_routing(msg: Inbound, match: ThreadMatch, settings: Settings) -> bool:
-    """Only a message that would open a ticket is routed; a reply joins its ticket as it is."""
-    return (
-        match.ticket is None
-        and msg.classification.may_open_ticket
-        and not is_a_status_request(msg, match, settings)
-    )
 
 
 def plan_customer_mail(
@@ -109,16 +70,14 @@ def already_stored(
 def status_request(
     msg: Inbound, facts: Facts, decision: Decision, settings: Settings
 ) -> Plan | None:
-    """A customer asked for the state of their tickets: only theirs, by their address."""
+    """A customer asked for the state of their tickets: only theirs, by their verified address."""
     if not is_a_status_request(msg, facts.match, settings):
         return None
     refusal = automatic_mail_refusal(
-        msg.classification,
-        msg.sender,
-        settings.own_addresses,
-        facts.automatic_mails_last_hour,
-        settings.auto_replies_per_hour,
+        msg.classification, msg.sender, settings.own_addresses
     )
+    if refusal is None and not sender_verification(msg.mail, msg.envelope, settings):
+        refusal = unverified_reason(msg.mail, msg.envelope)
     if refusal:
         return ignore(f"status request not answered: {refusal}")
     rows = [
@@ -183,6 +142,47 @@ def no_usable_sender(
     return None if msg.sender else ignore("no usable From address")
 
 
+def held_for_an_agent(
+    msg: Inbound, facts: Facts, decision: Decision, settings: Settings
+) -> Plan | None:
+    """With `strangers: hold`, a non-participant's mail waits in the spool for an agent."""
+    ticket = facts.match.ticket
+    if ticket is None or not facts.match.stranger or settings.strangers != "hold":
+        return None
+    reason = f"held for an agent: {msg.sender} is not a participant of #{ticket.number}"
+    return Plan(
+        OutcomeKind.QUARANTINED,
+        reason,
+        ticket,
+        changes=(RecordEvent(f"unverified:{msg.sender}", "held", reason),),
+        quarantine=True,
+    )
+
+
+def too_many_new_tickets(
+    msg: Inbound, facts: Facts, decision: Decision, settings: Settings
+) -> Plan | None:
+    """Past the hourly number of new tickets, more mail joins the sender's latest, quietly."""
+    latest = facts.latest_ticket
+    limit = settings.limits.new_tickets_per_hour
+    if facts.match.ticket is not None or facts.tickets_opened_last_hour < limit:
+        return None
+    reason = (
+        f"rate limit: {facts.tickets_opened_last_hour} tickets opened by "
+        f"{address_key(msg.sender)} in the last hour"
+    )
+    if latest is None:
+        return ignore(reason)
+    kept = f"{reason}; kept on #{latest.number} without any automatic mail"
+    return append(
+        kept,
+        latest,
+        StoreMessage(message_kind(msg), remember_sender=True),
+        [RecordEvent(actor_of(msg), "message", kept), Touch()],
+        [],
+    )
+
+
 POLICIES: tuple[Policy, ...] = (
     already_stored,
     status_request,
@@ -191,6 +191,8 @@ POLICIES: tuple[Policy, ...] = (
     our_own_mail_came_back,
     robot_without_ticket,
     no_usable_sender,
+    held_for_an_agent,
+    too_many_new_tickets,
 )
 
 
@@ -216,22 +218,15 @@ def open_ticket(
     requester = Address(mail.from_.name, msg.sender)
     actor = actor_of(msg)
     changes: list[Change] = [
-        RecordEvent(actor, "created", routing_summary(msg.sender, decision))
+        RecordEvent(actor, "created", routing_summary(msg.sender, decision)),
+        AddParticipants((address_key(msg.sender),), "requester"),
     ]
+    if copies := copied(mail, settings):
+        changes.append(AddParticipants(copies, "cc"))
     if facts.match.follows is not None:
-        changes.append(FollowsUp(facts.match.follows, actor))
+        changes.append(FollowsUp(facts.match.follows, actor, facts.match.stranger))
     mails = []
-    refusal = (
-        automatic_mail_refusal(
-            msg.classification,
-            msg.sender,
-            settings.own_addresses,
-            facts.automatic_mails_last_hour,
-            settings.auto_replies_per_hour,
-        )
-        if decision.acknowledge
-        else "routing says no acknowledgement"
-    )
+    refusal = ack_refusal(msg, decision, settings)
     if refusal:
         changes.append(RecordEvent("system", "ack_skipped", refusal))
     else:
@@ -255,27 +250,56 @@ def open_ticket(
     )
 
 
+def ack_refusal(msg: Inbound, decision: Decision, settings: Settings) -> str | None:
+    """Why a new ticket gets no acknowledgement, or None: robots, our own, unverified senders."""
+    if not decision.acknowledge:
+        return "routing says no acknowledgement"
+    refusal = automatic_mail_refusal(
+        msg.classification, msg.sender, settings.own_addresses
+    )
+    if refusal:
+        return refusal
+    if settings.require_verified_sender and not sender_verification(
+        msg.mail, msg.envelope, settings
+    ):
+        return unverified_reason(msg.mail, msg.envelope)
+    return None
+
+
 def join_ticket(msg: Inbound, facts: Facts, settings: Settings) -> Plan:
-    """A reply joins its ticket; a person's reply reopens it and tells its watchers."""
+    """A reply joins its ticket; a person's reply reopens it and tells its watchers.
+
+    A stranger's mail appended under `strangers: append` is marked unverified
+    and reopens nothing.
+    """
     match = facts.match
     ticket = match.ticket
     assert ticket is not None
     actor = actor_of(msg)
     kind = message_kind(msg)
     person = not msg.classification.is_automatic
-    changes: list[Change] = [RecordEvent(actor, "message", f"{kind} via {match.via}")]
-    if person and ticket.status in REOPENING_STATUSES:
+    detail = f"{kind} via {match.via}"
+    if match.stranger:
+        detail += f" (unverified: {msg.sender} is not a participant)"
+    changes: list[Change] = [RecordEvent(actor, "message", detail)]
+    if person and not match.stranger and ticket.status in REOPENING_STATUSES:
         changes.append(SetStatus("open", actor, "customer replied"))
     else:
         changes.append(Touch())
+    if person and not match.stranger and (copies := copied(msg.mail, settings)):
+        changes.append(AddParticipants(copies, "cc"))
     mails = []
     if person:
         agents = watchers(settings.rules, ticket.tier, ticket.queue, ticket.assignee)
         mails = message_notices(
-            agents, "notify_reply", msg.mail, settings.default_language
+            agents,
+            "notify_reply",
+            msg.mail,
+            settings.default_language,
+            participant=not match.stranger,
         )
     return append(
-        f"threaded by {match.via}",
+        f"threaded by {match.via}" + (" (unverified)" if match.stranger else ""),
         ticket,
         StoreMessage(kind, remember_sender=True),
         changes,

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from tierdesk.parsers.authres import AuthResults
 from tierdesk.parsers.parsed import Classification, ParsedMail, SubjectInfo
 from tierdesk.parsers.reply_address import ReplyTarget
 from tierdesk.rules.model import Agent
@@ -52,9 +53,19 @@ class ThreadMatch:
     via: str
     duplicate: bool = False
     follows: TicketFacts | None = None
+    stranger: bool = False  # the sender is not a participant of the ticket it names
 
 
 NO_MATCH = ThreadMatch(None, "")
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What our own servers say about a mail (None and () where they said nothing)."""
+
+    sender: str | None = None  # "" is the null sender of a bounce
+    recipients: tuple[str, ...] = ()
+    authentication: AuthResults | None = None
 
 
 @dataclass(frozen=True)
@@ -65,8 +76,9 @@ class Inbound:
     mail: ParsedMail
     classification: Classification
     subject: SubjectInfo
-    recipients: tuple[str, ...] = ()
+    recipients: tuple[str, ...] = ()  # as spooled (routing tests them)
     mailbox: str = ""
+    envelope: Envelope = field(default_factory=Envelope)  # only what is a fact
 
     @property
     def sender(self) -> str:
@@ -105,7 +117,10 @@ class Facts:
 
     match: ThreadMatch = NO_MATCH
     resolved_at: datetime | None = None  # of the matched ticket, for the reopen window
-    automatic_mails_last_hour: int = 0  # sent to the sender, for the loop breaker
+    participants: frozenset[str] = frozenset()  # of the matched ticket (address keys)
     open_tickets: tuple[TicketFacts, ...] = ()  # the sender's, for a status request
+    tickets_opened_last_hour: int = 0  # by the sender, for the creation limit
+    latest_ticket: TicketFacts | None = None  # the sender's, where extra mail goes
     named_tickets: Mapping[int, TicketFacts] = field(default_factory=dict)
     last_customer_text: str = ""  # for a vendor hand-over
+    sent_notices: tuple[str, ...] = ()  # texts of our notices on the ticket

@@ -79,6 +79,7 @@ def acknowledgement(
             },
         },
         if_unrendered="ack_failed",
+        echo_safe=True,
     )
 
 
@@ -97,6 +98,7 @@ def status_list(
         thread=Thread.under(mail),
         language=language,
         context={"tickets": rows},
+        echo_safe=True,
     )
 
 
@@ -107,9 +109,14 @@ def agent_notice(
     thread: Thread | None,
     language: str,
     why: str,
+    mode: str = "reply",
+    limit_class: str = "notice",
     **context: object,
 ) -> MailSpec:
-    """A notice to one agent, threaded per ticket; replying to it acts as that agent."""
+    """A notice to one agent, threaded per ticket; replying to it acts as that agent.
+
+    With mode "note", whatever answers it is a private note by construction.
+    """
     return MailSpec(
         kind=template,
         template=template,
@@ -118,21 +125,28 @@ def agent_notice(
         cause=f"{cause}/{agent.name}",
         thread=thread,
         language=language,
-        reply_as=ReplyAs("agent", agent.name),
+        reply_as=ReplyAs("agent", agent.name, mode),
         context={
             "agent": {"name": agent.display_name or agent.name, "id": agent.name},
             **context,
         },
-        automatic=False,
+        limit_class=limit_class,
         auto_submitted="auto-generated",
         if_unrendered="notice_failed",
     )
 
 
 def message_notices(
-    agents: Sequence[Agent], template: str, mail: ParsedMail, language: str
+    agents: Sequence[Agent],
+    template: str,
+    mail: ParsedMail,
+    language: str,
+    participant: bool = True,
 ) -> list[MailSpec]:
-    """Notices of a customer's message (new ticket or reply), with its new text only."""
+    """Notices of a customer's message (new ticket or reply), with its new text only.
+
+    `participant` False says plainly that the author does not belong on the ticket.
+    """
     names = [a.filename for a in mail.attachments if not a.inline]
     return [
         agent_notice(
@@ -144,6 +158,7 @@ def message_notices(
             f"{agent.name} watches the ticket",
             author=author_of(mail),
             author_email=mail.from_.key if mail.from_ else "",
+            author_is_participant=participant,
             text=strip_quoted(mail.text).strip() or "(no text)",
             attachments=names,
         )
@@ -168,6 +183,7 @@ def note_notices(
             None,
             language,
             f"{agent.name} watches the ticket",
+            mode="note",
             author=author,
             text=text or "(no text)",
             attachments=attachments,
@@ -193,7 +209,7 @@ def agent_reply(
         None,
         context={"text": text, "agent": {"name": name}, "new_status": ""},
         attachments=attachments,
-        automatic=False,
+        limit_class="relayed",
         auto_submitted=None,
         from_name=name,
     )
@@ -226,7 +242,7 @@ def vendor_forward(
             "text": summary,
             "note": note,
         },
-        automatic=False,
+        limit_class="relayed",
         auto_submitted=None,
     )
 

@@ -52,6 +52,7 @@ class ReplyAs:
 
     role: str  # customer, agent or vendor
     name: str = ""  # the agent's or vendor's name
+    mode: str = "reply"  # or "note": whatever answers it stays private
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,15 @@ class MailSpec:
     reply_as: ReplyAs | None = None  # None: the plain support address
     context: Mapping[str, Any] = field(default_factory=dict)
     attachments: tuple[MailAttachment, ...] = ()
-    automatic: bool = True  # counts against the per-address limit
+    limit_class: str = (
+        "automatic"  # the limit it counts against: automatic, notice, relayed
+    )
     auto_submitted: str | None = "auto-replied"
     from_name: str | None = None
     if_unrendered: str = "mail_failed"  # the event when no template renders
+    echo_safe: bool = (
+        False  # the sender's name and subject are shortened, links removed
+    )
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,15 @@ class FollowsUp:
 
     old: TicketFacts
     actor: str
+    stranger: bool = False  # written by someone who is not a participant of `old`
+
+
+@dataclass(frozen=True)
+class AddParticipants:
+    """People who belong on the ticket from now on (address keys)."""
+
+    addresses: tuple[str, ...]
+    role: str  # requester, cc, agent, vendor
 
 
 @dataclass(frozen=True)
@@ -161,6 +176,7 @@ class Touch:
 Change = (
     RecordEvent
     | FollowsUp
+    | AddParticipants
     | SetStatus
     | SetField
     | ChangeTags

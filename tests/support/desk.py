@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from tests.conftest import fixture_bytes, make_config
+from tests.support.envelope import plain_envelope
 from tierdesk.daemon.runtime import open_runtime
 from tierdesk.storage import spool
 from tierdesk.storage.models import OutboxItem, Ticket
@@ -38,13 +39,14 @@ class Desk:
 
     def __init__(self, runtime) -> None:
         self.runtime = runtime
-        self.secret = runtime.secret
+        self.keys = runtime.snapshot.keys
 
-    def receive(
-        self, raw: bytes, rcpt: str = "support@example.com", sender: str | None = None
-    ):
-        """Spool `raw` as if it arrived for `rcpt`, and run the pipeline on it."""
-        arrival = spool.Arrival(raw, "test", sender, (rcpt,))
+    def receive(self, raw: bytes, rcpt: str | None = None, sender: str | None = None):
+        """Spool `raw` as our MTA hands it over (by default: From as envelope sender,
+        To and Cc as recipients), and run the pipeline on it."""
+        plain_sender, plain_recipients = plain_envelope(raw)
+        recipients = (rcpt,) if rcpt else plain_recipients
+        arrival = spool.Arrival(raw, "test", sender or plain_sender, recipients)
         (spool_id,) = spool.spool(self.runtime.sql, [arrival], self.runtime.clock())
         return self.runtime.pipeline.process(spool_id)
 

@@ -6,14 +6,19 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from tests.conftest import fixture_bytes
+from tierdesk.parsers.authres import AuthResults
 from tierdesk.parsers.classify import classify
 from tierdesk.parsers.parse import parse_mail
+from tierdesk.parsers.reply_address import KeyRing
 from tierdesk.parsers.subject import parse_subject
-from tierdesk.rules.handling.facts import Inbound, TicketFacts
+from tierdesk.rules.handling.facts import Envelope, Inbound, TicketFacts
 from tierdesk.rules.handling.settings import Settings
 from tierdesk.rules.model import Agent, RuleSet
 
-SECRET = b"handling-tests"  # the signed addresses in tests/fixtures/agents/ use it
+SECRET = (
+    b"handling-tests"  # signed the addresses in tests/fixtures/agents/ on NOW's day
+)
+KEYS = KeyRing.single(SECRET)
 NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 OURS = frozenset({"support@example.com"})
 AGENTS = {
@@ -33,19 +38,27 @@ RULES = RuleSet(
 SETTINGS = Settings(rules=RULES, own_addresses=OURS, subject_tag="ACME")
 
 
+FROM_HEADER = "(the From address)"
+
+
 def inbound(
     fixture: str,
     recipients: tuple[str, ...] = ("support@example.com",),
-    envelope_sender: str | None = "someone@example.org",
+    envelope_sender: str | None = FROM_HEADER,
+    authentication: AuthResults | None = None,
 ) -> Inbound:
-    """A fixture as the parse and classify stages hand it on."""
+    """A fixture as the parse and classify stages hand it on (by default with the
+    envelope of a plain mail: From as sender, `recipients` as RCPT TO)."""
     mail = parse_mail(fixture_bytes(fixture))
+    if envelope_sender == FROM_HEADER:
+        envelope_sender = mail.from_.key if mail.from_ else None
     return Inbound(
         spool_id=1,
         mail=mail,
         classification=classify(mail, envelope_sender, OURS, "instance-1"),
         subject=parse_subject(mail.subject, "ACME"),
         recipients=recipients,
+        envelope=Envelope(envelope_sender, recipients, authentication),
     )
 
 

@@ -1,0 +1,130 @@
+"""Removing from an agent's reply what tierdesk itself sent them, however their client quoted it.
+
+Quote headers come in every language and shape, and some clients add none
+at all, so the notice text is the better witness: any line of the reply
+that is a piece of a notice we sent (after folding case, white space and
+quote markers, so a re-wrapped quote still matches) belongs to a quoted
+block, and the block goes, with the header lines the client wrote above it.
+What the agent typed between quoted blocks stays.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+_LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
+_QUOTE_MARKS_RE = re.compile(r"^(?:\s*[>|])+\s?")
+_NON_WORD_RE = re.compile(r"[\W_]+")
+_SEPARATOR_RE = re.compile(r"^\s*(?:[-_=*]\s*){3,}$")
+# "From: x", "Van: x", "差出人: x", "**Sent:** x": a short field name, then a colon
+_FIELD_RE = re.compile(r"^\s*\**[^\s:：]{1,20}(?:\s[^\s:：]{1,20}){0,2}\**\s?[:：]")
+_ATTRIBUTION_RE = re.compile(r"[:：]\s*$")
+MIN_MATCH_CHARS = 12  # shorter lines ("Thanks,", "Alice") prove nothing alone
+MAX_HEADER_LINES = 8
+MAX_SENT_CHARS = 400_000
+
+
+def strip_sent(text: str, sent: Iterable[str]) -> str:
+    """`text` without the blocks that quote any of `sent`, and the headers above them."""
+    witness = " ".join(_normal(line) for body in sent for line in _lines(body))
+    witness = f" {witness[:MAX_SENT_CHARS]} "
+    if not witness.strip():
+        return text
+    lines = _lines(text)
+    ours = _mark_ours(lines, witness)
+    if not any(ours):
+        return text
+    drop = list(ours)
+    for start in _block_starts(ours, lines):
+        for index in _header_above(lines, start):
+            drop[index] = True
+    kept = [line for line, gone in zip(lines, drop, strict=True) if not gone]
+    return "\n".join(_trim_blank_runs(kept)).strip("\n")
+
+
+def _lines(text: str) -> list[str]:
+    return _LINE_BREAK_RE.split(text)
+
+
+def _normal(line: str) -> str:
+    """A line as compared: no quote marks, case folded, words joined by one space."""
+    unquoted = _QUOTE_MARKS_RE.sub("", line)
+    return " ".join(_NON_WORD_RE.sub(" ", unquoted.casefold()).split())
+
+
+def _mark_ours(lines: list[str], witness: str) -> list[bool]:
+    """Which lines are pieces of what we sent (with short lines between such pieces)."""
+    normal = [_normal(line) for line in lines]
+    ours = [len(n) >= MIN_MATCH_CHARS and f" {n} " in witness for n in normal]
+    # a short or quoted line inside a quoted block belongs to it ("Thanks," "> Alice")
+    for index, line in enumerate(lines):
+        if ours[index] or len(normal[index]) >= MIN_MATCH_CHARS:
+            continue
+        before = _nearest(ours, normal, index, -1)
+        after = _nearest(ours, normal, index, +1)
+        quoted = bool(_QUOTE_MARKS_RE.match(line)) and normal[index] != ""
+        if (before and after) or (quoted and (before or after)):
+            ours[index] = True
+    return ours
+
+
+def _nearest(ours: list[bool], normal: list[str], index: int, step: int) -> bool:
+    """Whether the nearest line with words, going `step` from `index`, is ours."""
+    index += step
+    while 0 <= index < len(ours):
+        if normal[index]:
+            return ours[index]
+        index += step
+    return False
+
+
+def _block_starts(ours: list[bool], lines: list[str]) -> list[int]:
+    """The first line of each run of our lines (blank lines do not break a run)."""
+    starts, inside = [], False
+    for index, line in enumerate(lines):
+        if ours[index]:
+            if not inside:
+                starts.append(index)
+            inside = True
+        elif line.strip():
+            inside = False
+    return starts
+
+
+def _header_above(lines: list[str], start: int) -> list[int]:
+    """The quote header a client wrote right above a quoted block, if it looks like one."""
+    index = start - 1
+    while index >= 0 and not lines[index].strip():
+        index -= 1
+    header: list[int] = []
+    while index >= 0 and lines[index].strip() and len(header) < MAX_HEADER_LINES:
+        line = lines[index]
+        if not (
+            _FIELD_RE.match(line)
+            or _SEPARATOR_RE.match(line)
+            or _ATTRIBUTION_RE.search(line)
+        ):
+            break
+        header.append(index)
+        index -= 1
+    # a lone field-like line could be the agent's own ("Note: ..."): an attribution
+    # or a block of fields is a header, one stray line is not
+    if len(header) == 1 and not _ATTRIBUTION_RE.search(lines[header[0]]):
+        return []
+    while index >= 0 and _SEPARATOR_RE.match(lines[index]):  # Outlook's rule above
+        header.append(index)
+        index -= 1
+    return header
+
+
+def _trim_blank_runs(lines: list[str]) -> list[str]:
+    """At most one blank line in a row, none at the end."""
+    out: list[str] = []
+    for line in lines:
+        if not line.strip() and out and not out[-1].strip():
+            continue
+        out.append(line)
+    while out and not out[-1].strip():
+        out.pop()
+    return out

@@ -1,0 +1,28 @@
+"""What automatic mail may repeat of a sender's words: short, and nothing that reads as a link.
+
+An acknowledgement can be aimed at a victim with a forged From; if it
+repeated a display name like "verify at http://evil.test/verify", we would
+be delivering the attacker's message. So names and subjects we echo are
+cut short, and anything that looks like an address on the web goes.
+"""
+
+from __future__ import annotations
+
+import re
+
+NAME_CHARS = 40
+SUBJECT_CHARS = 80
+_LINK_RE = re.compile(
+    r"(?:[a-z][a-z0-9+.-]*://|www\.)\S*"  # scheme:// and www.
+    r"|\b[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}(?:/\S*)?"  # host.tld and host.tld/path
+    r"|\S+@\S+",  # addresses
+    re.IGNORECASE,
+)
+
+
+def safe_echo(text: str, limit: int) -> str:
+    """`text` without links, hosts or addresses, white space folded, at most `limit` characters."""
+    cleaned = " ".join(_LINK_RE.sub(" ", text).split())
+    if len(cleaned) <= limit:
+        return cleaned
+    return cleaned[: limit - 1].rstrip() + "…"
