@@ -22,21 +22,25 @@ _FIELD_WINDOW = 4  # Outlook fields after "From:", blank lines not counted
 _FIELD_SCAN = 8  # ... looked for among this many following lines
 
 # Attributions that begin with a fixed word may be wrapped by the client.
-_WRAPPED_START_RE = re.compile(r"(?:On|Am|Le)\s")
+_WRAPPED_START_RE = re.compile(r"(?:On|Am|Le|Op)\s")
 _WRAPPED_HEADER_RES = (
     re.compile(r"On\s.+\swrote\s?:"),  # Gmail, Apple Mail, Thunderbird
     re.compile(r"Am\s.+\sschrieb(?:\s.*)?:"),
     re.compile(r"Le\s.+\sa\s+écrit\s?:"),
+    re.compile(r"Op\s.+\sschreef\s.*:"),  # Dutch
 )
 _HEADER_RES = (
     re.compile(r".+\sschrieb\s+am\s.+:"),
     re.compile(r".+\s(?:пишет|написала?|написал\s?\(а\))\s?:"),
     # Gmail in Russian, Yandex, Mail.ru: "date, time, name <addr>:", no verb.
-    re.compile(r"[^<>]*\d{1,2}:\d{2}[^<>]*<[^<>\s@]+@[^<>\s]+>\s?:"),
+    re.compile(r"[^<>]*\d{1,2}:\d{2}[^<>]*<[^<>\s@]+@[^<>\s]+>\s?[:：]"),
+    # Japanese: "... が書きました:", Apple Mail "... のメール:"
+    re.compile(r".+(?:が書きました|のメール)\s?[:：]"),
 )
 # Looser, for the line just above a trailing quote block: no date needed there.
 _ATTRIBUTION_RE = re.compile(
-    r".*(?:\swrote|\sschrieb|\sa\s+écrit|\sпишет|\sнаписала?|\sнаписал\s?\(а\)|>)\s?:",
+    r".*(?:\swrote|\sschrieb|\sa\s+écrit|\sschreef|\sпишет|\sнаписала?"
+    r"|\sнаписал\s?\(а\)|が書きました|のメール|>)\s?[:：]",
     re.IGNORECASE,
 )
 _ORIGINAL_RE = re.compile(
@@ -64,13 +68,44 @@ _FOOTER_RE = re.compile(
     r"(?:\s*<[^<>\s]*>)?",  # Outlook mobile appends its link as "<https://...>"
     re.IGNORECASE,
 )
-_FIELD_RE = re.compile(r"\*{0,2}([^\W\d_]+(?: [^\W\d_]+)?)\s?\*{0,2}\s?:(?:\s|\*|$)")
-_FROM_FIELDS = frozenset({"from", "von", "от", "от кого", "de"})
+_FIELD_RE = re.compile(
+    r"\*{0,2}([^\W\d_]+(?: [^\W\d_]+)?)\s?\*{0,2}\s?[:：](?:\s|\*|$)"
+)
+_FROM_FIELDS = frozenset(
+    {"from", "von", "от", "от кого", "de", "van", "差出人", "送信者"}
+)
 _DATE_FIELDS = frozenset(
-    {"sent", "date", "gesendet", "datum", "отправлено", "дата", "envoyé", "enviado"}
+    {
+        "sent",
+        "date",
+        "gesendet",
+        "datum",
+        "отправлено",
+        "дата",
+        "envoyé",
+        "enviado",
+        "verzonden",
+        "送信日時",
+        "日付",
+    }
 )
 _TO_FIELDS = frozenset(
-    {"to", "subject", "an", "betreff", "кому", "тема", "à", "objet", "para", "asunto"}
+    {
+        "to",
+        "subject",
+        "an",
+        "betreff",
+        "кому",
+        "тема",
+        "à",
+        "objet",
+        "para",
+        "asunto",
+        "aan",
+        "onderwerp",
+        "宛先",
+        "件名",
+    }
 )
 _RULE_RE = re.compile(r"_{5,}|-{5,}")  # Outlook draws one above its header block
 

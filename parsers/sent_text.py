@@ -27,7 +27,8 @@ MAX_SENT_CHARS = 400_000
 
 def strip_sent(text: str, sent: Iterable[str]) -> str:
     """`text` without the blocks that quote any of `sent`, and the headers above them."""
-    witness = " ".join(_normal(line) for body in sent for line in _lines(body))
+    normals = (_normal(line) for body in sent for line in _lines(body))
+    witness = " ".join(n for n in normals if n)
     witness = f" {witness[:MAX_SENT_CHARS]} "
     if not witness.strip():
         return text
@@ -54,29 +55,59 @@ def _normal(line: str) -> str:
 
 
 def _mark_ours(lines: list[str], witness: str) -> list[bool]:
-    """Which lines are pieces of what we sent (with short lines between such pieces)."""
+    """Which lines are pieces of what we sent.
+
+    A long line is ours when the notices contain it; a short one ("Hello,",
+    "Alice") only where it stands in the notices right next to a line already
+    found ours, or is quoted beside one.
+    """
     normal = [_normal(line) for line in lines]
     ours = [len(n) >= MIN_MATCH_CHARS and f" {n} " in witness for n in normal]
-    # a short or quoted line inside a quoted block belongs to it ("Thanks," "> Alice")
-    for index, line in enumerate(lines):
-        if ours[index] or len(normal[index]) >= MIN_MATCH_CHARS:
-            continue
-        before = _nearest(ours, normal, index, -1)
-        after = _nearest(ours, normal, index, +1)
-        quoted = bool(_QUOTE_MARKS_RE.match(line)) and normal[index] != ""
-        if (before and after) or (quoted and (before or after)):
-            ours[index] = True
+    changed = True
+    while changed:
+        changed = False
+        for index, line in enumerate(lines):
+            if ours[index] or not normal[index]:
+                continue
+            if _joins_ours(normal, ours, index, witness) or (
+                _QUOTE_MARKS_RE.match(line) and _beside_ours(normal, ours, index)
+            ):
+                ours[index] = changed = True
     return ours
 
 
-def _nearest(ours: list[bool], normal: list[str], index: int, step: int) -> bool:
-    """Whether the nearest line with words, going `step` from `index`, is ours."""
+def _joins_ours(normal: list[str], ours: list[bool], index: int, witness: str) -> bool:
+    """Whether a line stands in the notices right next to a neighbour that is ours."""
+    before, after = _neighbour(normal, index, -1), _neighbour(normal, index, +1)
+    joins_after = (
+        after is not None
+        and ours[after]
+        and f" {normal[index]} {normal[after]} " in witness
+    )
+    joins_before = (
+        before is not None
+        and ours[before]
+        and f" {normal[before]} {normal[index]} " in witness
+    )
+    return joins_after or joins_before
+
+
+def _beside_ours(normal: list[str], ours: list[bool], index: int) -> bool:
+    """Whether the nearest line with words above or below is ours."""
+    return any(
+        i is not None and ours[i]
+        for i in (_neighbour(normal, index, -1), _neighbour(normal, index, +1))
+    )
+
+
+def _neighbour(normal: list[str], index: int, step: int) -> int | None:
+    """The nearest line with words, going `step` from `index`."""
     index += step
-    while 0 <= index < len(ours):
+    while 0 <= index < len(normal):
         if normal[index]:
-            return ours[index]
+            return index
         index += step
-    return False
+    return None
 
 
 def _block_starts(ours: list[bool], lines: list[str]) -> list[int]:
@@ -93,13 +124,19 @@ def _block_starts(ours: list[bool], lines: list[str]) -> list[int]:
 
 
 def _header_above(lines: list[str], start: int) -> list[int]:
-    """The quote header a client wrote right above a quoted block, if it looks like one."""
+    """The quote header a client wrote right above a quoted block, if it looks like one.
+
+    Quote marks do not count: Apple Mail quotes its own attribution.
+    """
+    bare = [_QUOTE_MARKS_RE.sub("", line) for line in lines]
     index = start - 1
-    while index >= 0 and not lines[index].strip():
+    blanks = []
+    while index >= 0 and not bare[index].strip():
+        blanks.append(index)
         index -= 1
     header: list[int] = []
-    while index >= 0 and lines[index].strip() and len(header) < MAX_HEADER_LINES:
-        line = lines[index]
+    while index >= 0 and bare[index].strip() and len(header) < MAX_HEADER_LINES:
+        line = bare[index]
         if not (
             _FIELD_RE.match(line)
             or _SEPARATOR_RE.match(line)
@@ -110,12 +147,12 @@ def _header_above(lines: list[str], start: int) -> list[int]:
         index -= 1
     # a lone field-like line could be the agent's own ("Note: ..."): an attribution
     # or a block of fields is a header, one stray line is not
-    if len(header) == 1 and not _ATTRIBUTION_RE.search(lines[header[0]]):
+    if len(header) == 1 and not _ATTRIBUTION_RE.search(bare[header[0]]):
         return []
-    while index >= 0 and _SEPARATOR_RE.match(lines[index]):  # Outlook's rule above
+    while index >= 0 and _SEPARATOR_RE.match(bare[index]):  # Outlook's rule above
         header.append(index)
         index -= 1
-    return header
+    return header + (blanks if header else [])
 
 
 def _trim_blank_runs(lines: list[str]) -> list[str]:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import email
 import email.policy
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from tests.conftest import fixture_bytes, make_config
 from tests.support.envelope import plain_envelope
+from tierdesk.daemon.config import Config
 from tierdesk.daemon.runtime import open_runtime
 from tierdesk.storage import spool
+from tierdesk.storage.clock import Clock, system_clock
 from tierdesk.storage.models import OutboxItem, Ticket
 
 RULES = """
@@ -84,13 +87,34 @@ class Desk:
         ).encode()
 
 
-def open_desk(tmp_path: Path, db_url: str, rules: str = RULES) -> Iterator[Desk]:
-    """A desk with `rules` (for a fixture: `yield from open_desk(...)`)."""
+def open_desk(
+    tmp_path: Path,
+    db_url: str,
+    rules: str = RULES,
+    configure: Callable[[Config], Config] | None = None,
+    clock: Clock = system_clock,
+) -> Iterator[Desk]:
+    """A desk with `rules`, a changed config and a clock (for a fixture: `yield from`)."""
     path = tmp_path / "rules.yaml"
     path.write_text(rules)
-    runtime = open_runtime(replace(make_config(tmp_path, db_url), rules=path))
+    config = replace(make_config(tmp_path, db_url), rules=path)
+    runtime = open_runtime(configure(config) if configure else config, clock=clock)
     yield Desk(runtime)
     runtime.close()
+
+
+class HandClock:
+    """A clock the test moves."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        """Move on by timedelta(**delta)."""
+        self.now += timedelta(**delta)
 
 
 def new_ticket(desk: Desk) -> Ticket:
