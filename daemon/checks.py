@@ -67,11 +67,25 @@ def _imap(config: Config, index: int) -> Check:
         status = client.select_folder(mailbox.folder, readonly=True)
         idle = "IDLE" if b"IDLE" in client.capabilities() else "no IDLE (polling)"
         detail = f"{int(status[b'EXISTS'])} message(s) in {mailbox.folder}, {idle}"
-        return Check(name, True, detail)
+        return Check(name, True, detail + _imap_trust(config, index))
     except NETWORK_ERRORS as exc:
         return Check(name, False, f"folder {mailbox.folder!r}: {exc}")
     finally:
         client.logout()
+
+
+def _imap_trust(config: Config, index: int) -> str:
+    """What a mailbox's trust settings leave out (said, not failed: it may be intended)."""
+    mailbox = config.imap[index]
+    notes = []
+    if mailbox.delivery_header is None:
+        notes.append("no delivery_header, so agents cannot act through it")
+    verifiable = (
+        mailbox.trust_return_path or mailbox.authserv_id or config.trust.authserv_id
+    )
+    if not verifiable and config.trust.require_verified_sender:
+        notes.append("no trust_return_path or authserv_id, so no sender gets an ack")
+    return "; " + "; ".join(notes) if notes else ""
 
 
 def _outgoing(config: Config) -> Check:

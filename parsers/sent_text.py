@@ -40,8 +40,19 @@ def strip_sent(text: str, sent: Iterable[str]) -> str:
     for start in _block_starts(ours, lines):
         for index in _header_above(lines, start):
             drop[index] = True
-    kept = [line for line, gone in zip(lines, drop, strict=True) if not gone]
+    # a quote mark with nothing after it is a blank line of a quote
+    kept = [
+        "" if _is_quote_only(line) else line
+        for line, gone in zip(lines, drop, strict=True)
+        if not gone
+    ]
     return "\n".join(_trim_blank_runs(kept)).strip("\n")
+
+
+def _is_quote_only(line: str) -> bool:
+    return (
+        bool(_QUOTE_MARKS_RE.match(line)) and not _QUOTE_MARKS_RE.sub("", line).strip()
+    )
 
 
 def _lines(text: str) -> list[str]:
@@ -63,6 +74,12 @@ def _mark_ours(lines: list[str], witness: str) -> list[bool]:
     """
     normal = [_normal(line) for line in lines]
     ours = [len(n) >= MIN_MATCH_CHARS and f" {n} " in witness for n in normal]
+    for run in _quoted_runs(lines):
+        # short quoted lines that together are a piece of a notice ("> Thanks," "> Alice")
+        joined = " ".join(normal[i] for i in run if normal[i])
+        if len(joined) >= MIN_MATCH_CHARS and f" {joined} " in witness:
+            for i in run:
+                ours[i] = ours[i] or bool(normal[i])
     changed = True
     while changed:
         changed = False
@@ -74,6 +91,19 @@ def _mark_ours(lines: list[str], witness: str) -> list[bool]:
             ):
                 ours[index] = changed = True
     return ours
+
+
+def _quoted_runs(lines: list[str]) -> list[list[int]]:
+    """The indexes of each run of consecutive quoted lines."""
+    runs: list[list[int]] = []
+    for index, line in enumerate(lines):
+        if not _QUOTE_MARKS_RE.match(line):
+            continue
+        if runs and runs[-1][-1] == index - 1:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+    return runs
 
 
 def _joins_ours(normal: list[str], ours: list[bool], index: int, witness: str) -> bool:

@@ -78,3 +78,27 @@ def test_unreadable_headers_are_no_result():
     assert parse_authres("mx; dkim=pass (unclosed comment") is None
     assert parse_authres("") is None
     assert parse_authres("x" * 9000) is None
+
+
+def test_over_imap_only_the_mtas_topmost_delivery_header_names_the_recipient():
+    from tierdesk.rules.handling.settings import IntakeTrust
+    from tierdesk.rules.handling.trust import envelope_of
+
+    raw = (
+        b"Delivered-To: support+1.ra.alice.000g0n.qvsbromjv27y@example.com\r\n"
+        b"Return-Path: <alice@acme.example>\r\n"
+        b"Delivered-To: support+9.ra.bob.000g0n.forgedforged@example.com\r\n"
+        b"Return-Path: <forged@evil.example>\r\n"
+        b"From: alice@acme.example\r\nSubject: x\r\n\r\nhi\r\n"
+    )
+    mail = parse_mail(raw)
+    trusted = IntakeTrust(delivery_header="Delivered-To", trust_return_path=True)
+
+    envelope = envelope_of(mail, None, (), True, trusted)
+    nothing = envelope_of(mail, None, (), True, IntakeTrust())
+
+    assert envelope.recipients == (
+        "support+1.ra.alice.000g0n.qvsbromjv27y@example.com",
+    )
+    assert envelope.sender == "alice@acme.example"
+    assert (nothing.recipients, nothing.sender) == ((), None)
