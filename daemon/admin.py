@@ -23,6 +23,7 @@ from tierdesk.daemon.reports import (
 )
 from tierdesk.daemon.runtime import Runtime
 from tierdesk.rules.explain import explain_message, format_explanation
+from tierdesk.rules.handling.facts import TicketFacts
 from tierdesk.rules.load import load_rules
 from tierdesk.rules.yamlsource import SourceError
 from tierdesk.storage import spool
@@ -58,11 +59,18 @@ def tickets_show(args: argparse.Namespace, runtime: Runtime) -> int:
     return 0
 
 
+def numbered_ticket(runtime: Runtime, number: int) -> TicketFacts | None:
+    """The ticket with this number; when there is none, say so on stderr."""
+    ticket = ticket_by_number(runtime.sql, number)
+    if ticket is None:
+        print(f"tierdesk: no ticket {number}", file=sys.stderr)
+    return ticket
+
+
 def tickets_update(args: argparse.Namespace, runtime: Runtime) -> int:
     """`tierdesk tickets update N ...`: each change is an event on the timeline."""
-    ticket = ticket_by_number(runtime.sql, args.number)
+    ticket = numbered_ticket(runtime, args.number)
     if ticket is None:
-        print(f"tierdesk: no ticket {args.number}", file=sys.stderr)
         return EX_NOTFOUND
     rules = runtime.snapshot.rules
     if args.queue is not None and args.queue not in rules.queues:

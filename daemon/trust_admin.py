@@ -6,6 +6,7 @@ import argparse
 import sys
 from datetime import timedelta
 
+from tierdesk.daemon.admin import numbered_ticket
 from tierdesk.daemon.runtime import Runtime, configured_keys
 from tierdesk.storage.keys import forget_retired, list_keys, rotate
 from tierdesk.storage.participants import (
@@ -13,7 +14,6 @@ from tierdesk.storage.participants import (
     list_participants,
     remove_participant,
 )
-from tierdesk.storage.tickets import ticket_by_number
 
 EX_USAGE = 64
 EX_NOTFOUND = 1
@@ -63,9 +63,8 @@ def keys_rotate(args: argparse.Namespace, runtime: Runtime) -> int:
 
 def participants(args: argparse.Namespace, runtime: Runtime) -> int:
     """`tierdesk tickets participants N [--add ADDR] [--remove ADDR]`."""
-    ticket = ticket_by_number(runtime.sql, args.number)
+    ticket = numbered_ticket(runtime, args.number)
     if ticket is None:
-        print(f"tierdesk: no ticket {args.number}", file=sys.stderr)
         return EX_NOTFOUND
     with runtime.db.atomic():
         if args.add:

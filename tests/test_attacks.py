@@ -278,6 +278,9 @@ def test_a_forged_request_opens_a_ticket_but_acknowledges_nothing(desk):
     assert desk.outbox("ack") == []
     skipped = Event.get(Event.kind == "ack_skipped")
     assert "envelope sender mallory@evil.example differs" in skipped.detail
+    assert "the sender's address is not verified" in body(
+        desk.notice_for("bob@acme.example")
+    )
 
 
 def test_an_acknowledgement_repeats_no_link_from_the_senders_name_or_subject(desk):

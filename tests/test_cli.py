@@ -186,3 +186,59 @@ def test_invalid_config_exits_78_with_file_and_line(capsys, tmp_path):
         f"{path}:2: unknown key 'subjet_tag' (did you mean 'subject_tag'?)"
         in capsys.readouterr().err
     )
+
+
+def test_keys_rotate_signs_with_a_new_key_and_lists_the_old_one_as_retired(
+    capsys, config_file
+):
+    run(capsys, "keys", "list", "-c", str(config_file))
+
+    code, said = run(capsys, "keys", "rotate", "-c", str(config_file))
+    _, listed = run(capsys, "keys", "list", "-c", str(config_file))
+
+    assert code == 0 and said.startswith("key 01 signs new reply addresses")
+    first, second = listed.splitlines()
+    assert first.startswith("01 ") and "signs new addresses" in first
+    assert (
+        second.startswith("00 ") and "retired" in second and "verifies until" in second
+    )
+
+
+def test_participants_can_be_listed_added_and_removed(capsys, config_file):
+    new_request = str(FIXTURES / "flow/new_request.eml")
+    run(
+        capsys,
+        "inject",
+        "-c",
+        str(config_file),
+        "--sender",
+        "alice@customer.example",
+        new_request,
+    )
+
+    _, added = run(
+        capsys,
+        "tickets",
+        "participants",
+        "1",
+        "--add",
+        "Carol+x@Customer.example",
+        "-c",
+        str(config_file),
+    )
+    _, removed = run(
+        capsys,
+        "tickets",
+        "participants",
+        "1",
+        "--remove",
+        "carol@customer.example",
+        "-c",
+        str(config_file),
+    )
+
+    assert added.splitlines() == [
+        "alice@customer.example  requester",
+        "carol@customer.example  cc",
+    ]
+    assert removed.splitlines() == ["alice@customer.example  requester"]

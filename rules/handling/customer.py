@@ -234,7 +234,10 @@ def open_ticket(
             acknowledgement(mail, decision.template, decision.language, requester)
         )
     agents = watchers(settings.rules, decision.tier, decision.queue, decision.assignee)
-    mails += message_notices(agents, "notify_new", mail, settings.default_language)
+    verified = sender_verification(mail, msg.envelope, settings) is not None
+    mails += message_notices(
+        agents, "notify_new", mail, settings.default_language, verified=verified
+    )
     return Plan(
         OutcomeKind.NEW_TICKET,
         "",

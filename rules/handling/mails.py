@@ -142,6 +142,7 @@ def message_notices(
     mail: ParsedMail,
     language: str,
     participant: bool = True,
+    verified: bool = True,
 ) -> list[MailSpec]:
     """Notices of a customer's message (new ticket or reply), with its new text only.
 
@@ -159,6 +160,7 @@ def message_notices(
             author=author_of(mail),
             author_email=mail.from_.key if mail.from_ else "",
             author_is_participant=participant,
+            sender_verified=verified,
             text=strip_quoted(mail.text).strip() or "(no text)",
             attachments=names,
         )
