@@ -139,20 +139,18 @@ def spool_list(args: argparse.Namespace, runtime: Runtime) -> int:
     return 0
 
 
-def spool_retry(args: argparse.Namespace, runtime: Runtime) -> int:
-    """`tierdesk spool retry ID ...`: quarantined mail back into the pipeline."""
-    count = spool.retry(runtime.sql, args.ids)
-    print(
-        f"{count} message(s) back in the queue; the daemon processes them within seconds"
-    )
-    return 0 if count else EX_NOTFOUND
-
-
 def spool_show(args: argparse.Namespace, runtime: Runtime) -> int:
     """`tierdesk spool show ID`: the raw bytes."""
     item = spool.load(runtime.sql, args.id)
     if item is None:
         print(f"tierdesk: no spool item {args.id}", file=sys.stderr)
+        return EX_NOTFOUND
+    if not item.raw and item.size:
+        print(
+            f"tierdesk: the raw bytes of spool item {args.id} were purged (retention); "
+            f"`tierdesk spool why {args.id}` shows what is kept",
+            file=sys.stderr,
+        )
         return EX_NOTFOUND
     sys.stdout.buffer.write(item.raw)
     return 0

@@ -10,7 +10,7 @@ from typing import Any
 
 from peewee import DatabaseError
 
-from tierdesk.daemon import admin, trust_admin
+from tierdesk.daemon import admin, retention, trust_admin
 from tierdesk.daemon.checks import run_checks
 from tierdesk.daemon.config import Config
 from tierdesk.daemon.config_load import load_config
@@ -87,6 +87,13 @@ def _parser() -> argparse.ArgumentParser:
         "inject",
         _inject,
         "ingest raw messages from files or stdin, as an MTA pipe would",
+    )
+    p.epilog = (
+        "Exit status 0 when every message was spooled; 75 (EX_TEMPFAIL) when storage "
+        "is unavailable, so the MTA retries; 65 (EX_DATAERR) when a message is over "
+        "smtp.max_message_size: it is not spooled (its JSON line says 'refused'), and "
+        "the MTA bounces it quoting our stderr line, as the listener's 552 would. "
+        "The other messages given are processed all the same."
     )
     p.add_argument(
         "files", nargs="*", help="message files (default: one message on stdin)"
@@ -183,22 +190,17 @@ def _parser() -> argparse.ArgumentParser:
         "spool", help="received raw mail and quarantine"
     ).add_subparsers(title="spool commands")
     p = sp.add_parser("list", parents=[common], help="received messages, newest first")
-    p.add_argument("--state", choices=["new", "done", "quarantined"])
+    p.add_argument("--state", choices=["new", "done", "quarantined", "dropped"])
     p.add_argument("--limit", type=int, default=100)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=admin.spool_list)
-    p = sp.add_parser(
-        "retry",
-        parents=[common],
-        help="put quarantined messages back into the pipeline",
-    )
-    p.add_argument("ids", type=int, nargs="+")
-    p.set_defaults(handler=admin.spool_retry)
+    retention.add_spool_commands(sp, common)
     p = sp.add_parser(
         "show", parents=[common], help="print a spooled message's raw bytes"
     )
     p.add_argument("id", type=int)
     p.set_defaults(handler=admin.spool_show)
+    retention.add_purge_command(sub, common)
 
     db = sub.add_parser("db", help="database schema").add_subparsers(
         title="db commands"

@@ -170,6 +170,27 @@ class LimitsConfig:
         ),
         default=5,
     )
+    bounce_threshold: float = field(
+        **_help(
+            "bounce score (hard 1.0, soft 0.5, at most one a day) past which an address "
+            "gets no automatic mail until it writes to us again"
+        ),
+        default=3.0,
+    )
+    bounce_stale_after: Duration = field(
+        **_help("a score with no bounce for this long starts again from zero"),
+        default=Duration(7 * 86400),
+    )
+    repeats_are_robots: int = field(
+        **_help(
+            "the same text from one address this many times within repeat_window is "
+            "treated as automatic (breaks loops with robots that set no header)"
+        ),
+        default=3,
+    )
+    repeat_window: Duration = field(
+        **_help("the window for repeats_are_robots"), default=Duration(86400)
+    )
 
 
 @dataclass(frozen=True)
@@ -188,7 +209,32 @@ class SmtpListenConfig:
         **_help("name in the greeting; default: the message-id domain"), default=""
     )
     timeout: Duration = field(
-        **_help("idle timeout of a session"), default=Duration(300)
+        **_help(
+            "a session with nothing from the client for this long gets 421 and is closed"
+        ),
+        default=Duration(300),
+    )
+    max_recipients: int = field(
+        **_help(
+            "recipients accepted per message; further RCPT TO get 452 4.5.3 "
+            "and the client sends them in another message"
+        ),
+        default=100,
+    )
+    max_sessions: int = field(
+        **_help(
+            "sessions served at once; one more gets 421 4.7.0 and is closed, "
+            "so its client retries later"
+        ),
+        default=100,
+    )
+    max_sessions_per_client: int = field(
+        **_help(
+            "sessions served at once from one IP address (unix_socket has only "
+            "max_sessions); keep it at or above your MTA's concurrency towards us "
+            "(Postfix's default_destination_concurrency_limit is 20)"
+        ),
+        default=10,
     )
     unix_socket: Path | None = field(
         **_help(
@@ -314,6 +360,13 @@ class ImapMailboxConfig:
         **_help("authserv-id of trusted Authentication-Results for this mailbox"),
         default=None,
     )
+    missing_body_attempts: int = field(
+        **_help(
+            "how many rounds a message the server lists but sends without its body "
+            "is tried; then it is logged as an error and left in the folder, untouched"
+        ),
+        default=5,
+    )
 
     @property
     def effective_port(self) -> int:
@@ -338,6 +391,19 @@ class PipelineConfig:
 
 
 @dataclass(frozen=True)
+class RetentionConfig:
+    """How long processed mail keeps its raw bytes (`tierdesk purge`; the daemon never purges)."""
+
+    raw_mail_after: Duration = field(
+        **_help(
+            "`tierdesk purge` removes the raw bytes of mail processed or dropped longer "
+            "ago than this (the row, its metadata and the ticket stay)"
+        ),
+        default=Duration(90 * 86400),
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration of one tierdesk instance."""
 
@@ -353,6 +419,7 @@ class Config:
     trust: TrustConfig = field(default_factory=TrustConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     imap: list[ImapMailboxConfig] = field(default_factory=list)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     rules: Path | None = field(
         **_help(
             "routing rules file (see rules/example-rules.yaml); default: built-in tier 1 routing"

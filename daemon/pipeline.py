@@ -27,6 +27,7 @@ from peewee import (
     OperationalError,
 )
 
+from tierdesk.daemon.gather import gather
 from tierdesk.daemon.outgoing.enqueue import queue_mails
 from tierdesk.daemon.parsing import ParseFailure, ParseRunner
 from tierdesk.daemon.snapshot import Live, Snapshot
@@ -34,16 +35,13 @@ from tierdesk.parsers.classify import classify
 from tierdesk.parsers.parsed import ParsedMail
 from tierdesk.parsers.subject import parse_subject
 from tierdesk.rules.decision import Decision
-from tierdesk.rules.handling.agent import tickets_named_by
+from tierdesk.rules.handling.bounces import bounce_of, bounce_target
 from tierdesk.rules.handling.decide import identify, plan_message
 from tierdesk.rules.handling.facts import (
-    ClaimedAgent,
     Customer,
     Facts,
     Inbound,
     Party,
-    ThreadMatch,
-    UnsignedAgent,
 )
 from tierdesk.rules.handling.outcome import (
     ALREADY_STORED,
@@ -54,10 +52,7 @@ from tierdesk.rules.handling.outcome import (
 )
 from tierdesk.rules.handling.plan import Plan
 from tierdesk.rules.handling.thread import (
-    is_a_status_request,
     needs_routing,
-    strangers_stay_out,
-    too_late_to_reopen,
 )
 from tierdesk.rules.handling.trust import envelope_of
 from tierdesk.rules.route import NOT_ROUTED, route
@@ -66,20 +61,10 @@ from tierdesk.storage.assign import is_known_contact, round_robin
 from tierdesk.storage.carry_out import AlreadyStored, carry_out
 from tierdesk.storage.clock import Clock, system_clock
 from tierdesk.storage.db import reset_connection
-from tierdesk.storage.participants import participants_of
 from tierdesk.storage.sql import Sql
 from tierdesk.storage.threads import (
-    find_duplicate,
-    find_thread,
-    last_customer_text,
-    notice_texts,
-    open_tickets_of,
-    recent_tickets_of,
-    resolved_at,
-    thread_by_signature,
     ticket_of_message,
 )
-from tierdesk.storage.tickets import ticket_by_number
 
 log = logging.getLogger("tierdesk.pipeline")
 
@@ -158,67 +143,27 @@ class Pipeline:
             live.composer.instance_id,
         )
         subject = parse_subject(mail.subject, live.settings.subject_tag)
+        verp = bounce_target(mail, envelope, live.own_addresses, live.keys)
         return Inbound(
-            row.id, mail, classification, subject, recipients, row.mailbox, envelope
+            row.id,
+            mail,
+            classification,
+            subject,
+            recipients,
+            row.mailbox,
+            envelope,
+            verp,
+            bounce_of(row.raw, classification, verp),
         )
 
     def _handle(self, msg: Inbound, live: Snapshot) -> Outcome:
         """Stages 3-7 for one message."""
         now = self.clock()
         party = identify(msg, live.settings, live.keys)
-        facts = self._thread(msg, party, live, now)
+        msg, facts = gather(self.sql, msg, party, live.settings, now)  # stage 4: thread
         decision = self._route(msg, party, facts, live, now)
         plan = plan_message(msg, party, facts, decision, live.settings, now)
         return self._persist(msg, plan, live, now)
-
-    def _thread(
-        self, msg: Inbound, party: Party, live: Snapshot, now: datetime
-    ) -> Facts:
-        """Stage 4: the ticket the message belongs to, and what else its plan depends on."""
-        sql, mail, settings = self.sql, msg.mail, live.settings
-        if isinstance(party, ClaimedAgent):
-            ticket = ticket_by_number(sql, party.target.ticket)
-            named = {n: ticket_by_number(sql, n) for n in tickets_named_by(msg)}
-            return Facts(
-                match=ThreadMatch(
-                    ticket,
-                    "signed address",
-                    duplicate=find_duplicate(sql, mail.message_id),
-                ),
-                named_tickets={n: t for n, t in named.items() if t is not None},
-                last_customer_text=last_customer_text(sql, ticket.id) if ticket else "",
-                sent_notices=notice_texts(sql, ticket.id) if ticket else (),
-            )
-        signed = party.signed_ticket if isinstance(party, Customer) else None
-        if signed is not None and not find_duplicate(sql, mail.message_id):
-            match = thread_by_signature(sql, signed)
-        else:
-            match = find_thread(
-                sql,
-                mail.message_id,
-                msg.subject.ticket,
-                mail.in_reply_to,
-                mail.references,
-            )
-        if isinstance(party, UnsignedAgent):
-            return Facts(match=match)
-        when_resolved = resolved_at(sql, match.ticket) if match.ticket else None
-        match = too_late_to_reopen(msg, match, when_resolved, now, settings)
-        participants = (
-            participants_of(sql, match.ticket.id) if match.ticket else frozenset()
-        )
-        match = strangers_stay_out(msg, match, participants, settings)
-        if match.ticket is not None or match.duplicate or not msg.sender:
-            return Facts(match=match, participants=participants)
-        # it may open a ticket, or ask for the list of the sender's tickets
-        opened, latest = recent_tickets_of(sql, msg.sender, now - HOUR)
-        asks = is_a_status_request(msg, match, settings)
-        return Facts(
-            match=match,
-            open_tickets=tuple(open_tickets_of(sql, msg.sender)) if asks else (),
-            tickets_opened_last_hour=opened,
-            latest_ticket=latest,
-        )
 
     def _route(
         self, msg: Inbound, party: Party, facts: Facts, live: Snapshot, now: datetime
@@ -259,6 +204,7 @@ class Pipeline:
             msg.spool_id,
             list(msg.recipients),
             live.rules.sla,
+            live.settings.limits,
             now,
         )
         if plan.quarantine:  # its events are kept; the message stays in the spool

@@ -26,7 +26,12 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from tierdesk.daemon.config import Config, SmtpListenConfig
 from tierdesk.daemon.config_load import load_config
 from tierdesk.daemon.intake.imap import MailboxPoller
-from tierdesk.daemon.intake.smtp import IntakeHandler, IntakeLMTP, IntakeSMTP
+from tierdesk.daemon.intake.smtp import (
+    IntakeHandler,
+    IntakeLMTP,
+    IntakeSMTP,
+    SessionTable,
+)
 from tierdesk.daemon.intake.spool_writer import SpoolWriter
 from tierdesk.daemon.runtime import Runtime, load_configured_rules
 from tierdesk.daemon.sla_sweep import SlaSweeper
@@ -58,8 +63,13 @@ class Daemon:
             spool_arrival=self.spool_writer.submit,
             on_spooled=self.pipeline.wake,
             source=runtime.config.smtp.mode,
+            max_recipients=runtime.config.smtp.max_recipients,
         )
-        self.sessions: set[SMTP] = set()
+        # one table for the TCP and the Unix listener: max_sessions counts both
+        self.sessions = SessionTable(
+            runtime.config.smtp.max_sessions,
+            runtime.config.smtp.max_sessions_per_client,
+        )
         self.server: asyncio.AbstractServer | None = None
         self.unix_server: asyncio.AbstractServer | None = None
         self.tls_context = _tls_context(runtime.config.smtp)
@@ -314,12 +324,12 @@ async def _watchdog() -> None:
         await asyncio.sleep(interval)
 
 
-async def _drain_sessions(handler: IntakeHandler, sessions: set[SMTP]) -> None:
+async def _drain_sessions(handler: IntakeHandler, sessions: SessionTable) -> None:
     """Let messages in DATA reach the spool; tell idle sessions 421 and close them."""
     deadline = time.monotonic() + DRAIN_SECONDS
     while handler.in_flight and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
-    for protocol in list(sessions):
+    for protocol in sessions:
         transport = protocol.transport
         if transport is not None and not transport.is_closing():
             try:

@@ -80,6 +80,10 @@ def settings_of(config: Config, rules: RuleSet) -> Settings:
             relayed_per_hour=limits.relayed_per_hour,
             relayed_per_day=limits.relayed_per_day,
             new_tickets_per_hour=limits.new_tickets_per_hour,
+            bounce_threshold=limits.bounce_threshold,
+            bounce_stale_after=float(limits.bounce_stale_after),
+            repeats_are_robots=limits.repeats_are_robots,
+            repeat_window=float(limits.repeat_window),
         ),
         listener=IntakeTrust(authserv_id=trust.authserv_id),
         mailboxes={

@@ -8,7 +8,7 @@ after, from the daemon, which renders them against the ticket returned here.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from tierdesk.parsers.parsed import ParsedMail
 from tierdesk.rules.handling.facts import TicketFacts
@@ -17,16 +17,22 @@ from tierdesk.rules.handling.plan import (
     Change,
     ChangeTags,
     FollowsUp,
+    ForgiveBounces,
+    MarkBounced,
     MergeInto,
     NewTicket,
     Plan,
     RecordEvent,
+    RememberText,
+    ScoreBounce,
     SetField,
     SetStatus,
     StopFirstResponseClock,
     Touch,
 )
+from tierdesk.rules.handling.settings import Limits
 from tierdesk.rules.model import SlaPolicy
+from tierdesk.storage.bounces import forgive, mark_bounced, remember_text, score_bounce
 from tierdesk.storage.changes import (
     change_field,
     change_status,
@@ -60,6 +66,7 @@ def carry_out(
     spool_id: int | None,
     recipients: list[str],
     sla_policies: dict[str, SlaPolicy],
+    limits: Limits,
     now: datetime,
 ) -> TicketFacts | None:
     """Write the plan's ticket, message and changes; returns the ticket as it now is.
@@ -81,13 +88,32 @@ def carry_out(
             is None
         ):
             raise AlreadyStored(mail.message_id)
+    for change in plan.changes:
+        if not apply_unticketed(sql, change, limits, now):
+            assert ticket is not None, f"{type(change).__name__} needs a ticket"
+            apply_change(sql, ticket, change, sla_policies, now)
     if ticket is None:
         return None
-    for change in plan.changes:
-        apply_change(sql, ticket, change, sla_policies, now)
     if any(isinstance(change, _RESHAPING) for change in plan.changes):
         return ticket_by_id(sql, ticket.id) or ticket
     return ticket
+
+
+def apply_unticketed(sql: Sql, change: Change, limits: Limits, now: datetime) -> bool:
+    """A change about an address or a mail rather than a ticket; False for the others."""
+    match change:
+        case ScoreBounce(address, hard, diagnostic):
+            score_bounce(sql, address, hard, diagnostic, now, limits)
+        case MarkBounced(outbox_id, diagnostic):
+            mark_bounced(sql, outbox_id, diagnostic, now)
+        case ForgiveBounces(address):
+            forgive(sql, address)
+        case RememberText(address, fingerprint):
+            window = timedelta(seconds=limits.repeat_window)
+            remember_text(sql, address, fingerprint, now, now - window)
+        case _:
+            return False
+    return True
 
 
 def apply_change(

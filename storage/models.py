@@ -11,6 +11,7 @@ from peewee import (
     BlobField,
     BooleanField,
     CharField,
+    DateField,
     DateTimeField,
     FloatField,
     ForeignKeyField,
@@ -110,6 +111,8 @@ class SpoolItem(BaseModel):
         Ticket, null=True, backref="spool_items", on_delete="SET NULL"
     )
     processed_at = DateTimeField(null=True)
+    drop_reason = TextField(null=True)  # why an admin dropped it (state `dropped`)
+    purged_at = DateTimeField(null=True)  # raw bytes emptied by `tierdesk purge`
 
     class Meta:
         table_name = "spool"
@@ -177,6 +180,10 @@ class OutboxItem(BaseModel):
     automatic = BooleanField(default=True)
     # which limit the mail counts against: automatic, notice or relayed
     limit_class = CharField(max_length=16, default="automatic", null=True)
+    author = CharField(
+        max_length=64, default="", null=True
+    )  # the agent of a relayed answer
+    bounced_at = DateTimeField(null=True)  # a bounce came back for it
     mail_from = TextField()
     rcpt_tos = TextField()
     rcpt_key = CharField(max_length=320, index=True)
@@ -218,6 +225,21 @@ class ImapCheckpoint(BaseModel):
     updated_at = DateTimeField(default=column_default)
 
 
+class ImapMissingBody(BaseModel):
+    """A message an IMAP server listed but sent without its body: attempts, and whether we gave up."""
+
+    mailbox = CharField(max_length=128)
+    uidvalidity = BigIntegerField()
+    uid = BigIntegerField()
+    attempts = IntegerField(default=0)
+    last_missing_at = DateTimeField(default=column_default)
+    given_up_at = DateTimeField(null=True)  # left in the folder, passed over
+
+    class Meta:
+        table_name = "imap_missing_body"
+        indexes = ((("mailbox", "uidvalidity", "uid"), True),)
+
+
 class SigningKeyRow(BaseModel):
     """A secret that signs reply addresses; retired once a newer one takes over."""
 
@@ -242,6 +264,32 @@ class Participant(BaseModel):
         indexes = ((("ticket", "address"), True),)
 
 
+class BounceState(BaseModel):
+    """How much an address bounces (Mailman's score: hard 1.0, soft 0.5, one a day)."""
+
+    address = CharField(primary_key=True, max_length=320)  # address key
+    score = FloatField(default=0.0)
+    last_bounce_on = DateField(null=True)
+    suppressed_at = DateTimeField(null=True)  # past the threshold: no automatic mail
+    diagnostic = TextField(default="")
+    updated_at = DateTimeField(default=column_default)
+
+    class Meta:
+        table_name = "bounce_state"
+
+
+class RecentText(BaseModel):
+    """A fingerprint of what an address wrote lately, to notice robots that repeat themselves."""
+
+    address = CharField(max_length=320)  # address key
+    fingerprint = CharField(max_length=40)
+    seen_at = DateTimeField(default=column_default)
+
+    class Meta:
+        table_name = "recent_text"
+        indexes = ((("address", "fingerprint", "seen_at"), False),)
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     MetaEntry,
     Counter,
@@ -254,6 +302,9 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     OutboxItem,
     Event,
     ImapCheckpoint,
+    ImapMissingBody,
     SigningKeyRow,
     Participant,
+    BounceState,
+    RecentText,
 )

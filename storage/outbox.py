@@ -32,6 +32,7 @@ class OutgoingMail:
     references: tuple[str, ...]
     raw: bytes
     limit_class: str = "automatic"  # which per-address limit it counts against
+    author: str = ""  # the agent whose answer it relays
 
 
 @dataclass(frozen=True)
@@ -48,11 +49,13 @@ class OutboxRow:
 
 def queue(
     sql: Sql, ticket_id: int | None, mail: OutgoingMail, why: str, now: datetime
-) -> None:
-    """Put a mail in the outbox; a ticket's mail is also kept as its message, with an event."""
+) -> int | None:
+    """Put a mail in the outbox; a ticket's mail is also kept as its message, with an event.
+
+    Returns the outbox row's id, or None when the same mail exists already.
+    """
     if ticket_id is None:
-        enqueue(sql, None, None, mail, now)
-        return
+        return enqueue(sql, None, None, mail, now)
     message_row_id = store_outgoing(
         sql,
         ticket_id,
@@ -68,8 +71,8 @@ def queue(
         now=now,
     )
     if message_row_id is None:  # the same cause was handled before: the mail exists
-        return
-    enqueue(sql, ticket_id, message_row_id, mail, now)
+        return None
+    outbox_id = enqueue(sql, ticket_id, message_row_id, mail, now)
     record_event(
         sql,
         ticket_id,
@@ -78,6 +81,12 @@ def queue(
         detail=f"to {', '.join(mail.rcpt_tos)}: {why}",
         now=now,
     )
+    return outbox_id
+
+
+def set_envelope_sender(sql: Sql, outbox_id: int, address: str) -> None:
+    """The envelope sender one outbox row goes out with (its own VERP address)."""
+    sql.run("UPDATE outbox SET mail_from = ? WHERE id = ?", address, outbox_id)
 
 
 def enqueue(
@@ -96,6 +105,7 @@ def enqueue(
         kind=mail.kind,
         automatic=mail.limit_class == "automatic",
         limit_class=mail.limit_class,
+        author=mail.author,
         mail_from=mail.mail_from,
         rcpt_tos=json.dumps(list(mail.rcpt_tos)),
         rcpt_key=address_key(mail.rcpt_tos[0] if mail.rcpt_tos else "")[:320],

@@ -26,12 +26,15 @@ from playhouse.migrate import SchemaMigrator, migrate
 from tierdesk.rules.guard import address_key
 from tierdesk.storage.models import (
     ALL_MODELS,
+    BounceState,
     Contact,
     Counter,
     ImapCheckpoint,
+    ImapMissingBody,
     MetaEntry,
     OutboxItem,
     Participant,
+    RecentText,
     SigningKeyRow,
 )
 
@@ -139,11 +142,37 @@ def _v5_trust(db: Database) -> None:
         SigningKeyRow.insert(id="00", secret=old.value).on_conflict_ignore().execute()
 
 
+def _v6_bounces(db: Database) -> None:
+    """Bounces matched back (who wrote a relayed answer, when a mail bounced), bounce
+    scores per address, and recent texts to notice robots that repeat themselves."""
+    migrator = SchemaMigrator.from_database(db)
+    migrate(
+        migrator.add_column("outbox", "author", CharField(max_length=64, null=True)),
+        migrator.add_column("outbox", "bounced_at", DateTimeField(null=True)),
+    )
+    db.create_tables([BounceState, RecentText], safe=True)
+
+
+def _v7_intake_retention(db: Database) -> None:
+    """IMAP messages listed without a body (attempts per UID, kept across restarts),
+    and on the spool: why an admin dropped an item, and when its raw bytes were purged."""
+    migrator = SchemaMigrator.from_database(db)
+    migrate(
+        # nullable, so SQLite adds them in place instead of rebuilding the spool
+        # table (raw mail, and message rows point at it)
+        migrator.add_column("spool", "drop_reason", TextField(null=True)),
+        migrator.add_column("spool", "purged_at", DateTimeField(null=True)),
+    )
+    db.create_tables([ImapMissingBody], safe=True)
+
+
 MIGRATIONS: dict[int, Callable[[Database], None]] = {
     2: _v2_imap,
     3: _v3_sla,
     4: _v4_merge,
     5: _v5_trust,
+    6: _v6_bounces,
+    7: _v7_intake_retention,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

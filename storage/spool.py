@@ -1,8 +1,11 @@
 """The spool: raw messages, durable before anyone is told "accepted".
 
 States: `new` (waiting for the pipeline), `done` (processed; `outcome` says
-how), `quarantined` (set aside with the reason in `error`; `retry` puts it
-back). The raw bytes stay, so a message can always be shown or replayed.
+how), `quarantined` (set aside with the reason in `error`; `release` puts it
+back), `dropped` (an admin gave up on a quarantined message: kept with both
+reasons, never run again). The raw bytes stay, so a message can be shown or
+replayed, until `tierdesk purge` empties them (`purged_at`) once it has been
+done or dropped longer than the retention; the row and its metadata stay.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from datetime import datetime
 
 from peewee import DatabaseError
 
+from tierdesk.storage.clock import as_aware_utc
 from tierdesk.storage.db import StorageError, reset_connection
 from tierdesk.storage.models import SpoolItem
 from tierdesk.storage.sql import Sql
@@ -172,7 +176,7 @@ def note_transient_failure(sql: Sql, spool_id: int, reason: str) -> bool:
     return attempts is not None and attempts >= MAX_TRANSIENT_ATTEMPTS
 
 
-def retry(sql: Sql, spool_ids: Iterable[int]) -> int:
+def release(sql: Sql, spool_ids: Iterable[int]) -> int:
     """Put quarantined messages back in the queue; returns how many."""
     with sql.db.atomic():
         return (
@@ -180,6 +184,79 @@ def retry(sql: Sql, spool_ids: Iterable[int]) -> int:
             .where(SpoolItem.id.in_(list(spool_ids)), SpoolItem.state == "quarantined")
             .execute()
         )
+
+
+retry = release  # the older name
+
+
+def drop(sql: Sql, spool_ids: Iterable[int], reason: str, now: datetime) -> int:
+    """Mark quarantined messages dropped: kept with the reason, never processed; how many."""
+    ids = list(spool_ids)
+    if not ids:
+        return 0
+    marks = ", ".join("?" * len(ids))
+    with sql.db.atomic():
+        # processed_at becomes the drop: retention counts from when it was given up
+        cursor = sql.run(
+            "UPDATE spool SET state = 'dropped', drop_reason = ?, processed_at = ?"
+            f" WHERE state = 'quarantined' AND id IN ({marks})",
+            reason[:4000],
+            now,
+            *ids,
+        )
+        return cursor.rowcount
+
+
+def states(sql: Sql, spool_ids: Iterable[int]) -> dict[int, str]:
+    """The state of each of these spool items that exists."""
+    ids = list(spool_ids)
+    if not ids:
+        return {}
+    marks = ", ".join("?" * len(ids))
+    rows = sql.all(f"SELECT id, state FROM spool WHERE id IN ({marks})", *ids)
+    return {row[0]: row[1] for row in rows}
+
+
+@dataclass(frozen=True)
+class SpoolDetail:
+    """Everything known about a spooled message except its bytes (`tierdesk spool why`)."""
+
+    id: int
+    state: str
+    outcome: str
+    error: str
+    drop_reason: str | None
+    message_id: str
+    mail_from: str | None
+    rcpt_tos: list[str]
+    source: str
+    peer: str
+    mailbox: str
+    size: int
+    attempts: int
+    ticket: int | None
+    received_at: datetime | None
+    processed_at: datetime | None
+    purged_at: datetime | None
+
+
+def describe(sql: Sql, spool_id: int) -> SpoolDetail | None:
+    """A spooled message's state, reasons, envelope and ticket, or None."""
+    row = sql.one(
+        "SELECT s.id, s.state, s.outcome, s.error, s.drop_reason, s.message_id, s.mail_from,"
+        " s.rcpt_tos, s.source, s.peer, s.mailbox, s.size, s.attempts, t.number,"
+        " s.received_at, s.processed_at, s.purged_at"
+        " FROM spool s LEFT JOIN ticket t ON t.id = s.ticket_id WHERE s.id = ?",
+        spool_id,
+    )
+    if row is None:
+        return None
+    return SpoolDetail(
+        *row[:7],
+        json.loads(row[7] or "[]"),
+        *row[8:14],
+        *(as_aware_utc(value) for value in row[14:]),
+    )
 
 
 def list_items(state: str | None = None, limit: int = 100) -> list[SpoolItem]:

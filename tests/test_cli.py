@@ -12,6 +12,9 @@ import pytest
 from tests.conftest import FIXTURES
 from tests.support.relay_sink import free_port
 from tierdesk.daemon.cli import main
+from tierdesk.daemon.config_load import load_config
+from tierdesk.daemon.runtime import open_runtime
+from tierdesk.storage import spool
 
 TIERDESK = str(Path(sys.executable).parent / "tierdesk")
 
@@ -101,6 +104,60 @@ def test_inject_exits_tempfail_when_storage_is_down(tmp_path):
     assert b"storage unavailable" in done.stderr
 
 
+def test_inject_refuses_an_oversize_message_so_the_mta_bounces_it(config_file):
+    config_file.write_text(config_file.read_text() + "smtp:\n  max_message_size: 2k\n")
+    request = (FIXTURES / "flow/new_request.eml").read_bytes()
+    huge = request + b"x" * (1024 * 1024)  # more than a pipe holds
+
+    # as Postfix's pipe runs it: the message on stdin
+    done = subprocess.run(
+        [TIERDESK, "inject", "--config", str(config_file)],
+        input=huge,
+        capture_output=True,
+        check=False,
+    )
+
+    assert done.returncode == 65  # EX_DATAERR: Postfix bounces it, quoting stderr
+    assert (
+        f"5.3.4 Message too big: {len(huge)} bytes, the limit is 2048 bytes"
+        in done.stderr.decode()
+    )
+    [row] = json_lines(done.stdout.decode())
+    assert row["outcome"] == "refused"
+    assert row["message_id"] == "request-1@customer.example"
+    spooled = subprocess.run(
+        [TIERDESK, "spool", "list", "--json", "--config", str(config_file)],
+        capture_output=True,
+        check=True,
+    )
+    assert json.loads(spooled.stdout) == []  # nothing was kept
+
+
+def test_inject_of_several_files_takes_the_others_and_still_exits_65(
+    capsys, config_file, tmp_path
+):
+    config_file.write_text(config_file.read_text() + "smtp:\n  max_message_size: 2k\n")
+    big = tmp_path / "big.eml"
+    big.write_bytes(b"Subject: scan\n\n" + b"x" * 5000)
+
+    code, out = run(
+        capsys,
+        "inject",
+        "-c",
+        str(config_file),
+        str(FIXTURES / "flow/new_request.eml"),
+        str(big),
+        str(FIXTURES / "flow/reply_with_token.eml"),
+    )
+
+    assert code == 65
+    assert [r["outcome"] for r in json_lines(out)] == [
+        "new_ticket",
+        "refused",
+        "appended",
+    ]
+
+
 def test_tickets_show_gives_messages_and_timeline(capsys, config_file):
     # as an MTA pipe passes the envelope: --sender is what verifies the From
     sender = ("--sender", "alice@customer.example")
@@ -150,14 +207,23 @@ def test_unknown_ticket_is_an_error(capsys, config_file):
     assert main(["tickets", "show", "42", "-c", str(config_file)]) == 1
 
 
+def spool_whole_as_imap_does(config_file: Path, raw: bytes) -> None:
+    """Spool and process a message the way the IMAP poller does (whatever its size)."""
+    runtime = open_runtime(load_config(config_file, require_secrets=False))
+    try:
+        ids = spool.spool(runtime.sql, [spool.Arrival(raw, "imap")], runtime.clock())
+        runtime.pipeline.process_many(ids)
+    finally:
+        runtime.close()
+
+
 def test_quarantined_message_can_be_listed_and_retried(capsys, config_file, tmp_path):
     big = tmp_path / "big.eml"
     big.write_bytes((FIXTURES / "flow/new_request.eml").read_bytes() + b"x" * 200)
     small_limit = config_file.read_text() + "smtp:\n  max_message_size: 300\n"
     config_file.write_text(small_limit)
 
-    _, out = run(capsys, "inject", "-c", str(config_file), str(big))
-    assert json_lines(out)[0]["outcome"] == "quarantined"
+    spool_whole_as_imap_does(config_file, big.read_bytes())
 
     _, listed = run(
         capsys,

@@ -104,9 +104,10 @@ def test_a_stranger_at_an_agents_signed_address_changes_nothing_but_the_history(
     assert p.outcome is OutcomeKind.IGNORED
     assert "came from 'mallory@evil.example'" in p.reason
     assert p.store is None
-    assert p.changes == (
-        RecordEvent("unverified:mallory@evil.example", "refused", p.reason),
+    assert p.changes[0] == RecordEvent(
+        "unverified:mallory@evil.example", "refused", p.reason
     )
+    assert not [c for c in p.changes if isinstance(c, RecordEvent)][1:]
     [told] = p.mails  # the agent the address names hears of it, nobody else
     assert (told.template, told.to.key) == ("agent_refused", "alice@acme.example")
 
@@ -144,7 +145,7 @@ def test_one_wrong_command_refuses_the_whole_mail_and_tells_the_agent():
     assert p.store is None
     assert "#assign: unknown agent 'nobody-here'" in p.reason
     assert "#merge: there is no ticket 99" in p.reason
-    [refused] = p.changes
+    refused = p.changes[0]
     assert (refused.actor, refused.kind) == ("agent:alice", "agent_mail_refused")
     [answer] = p.mails
     assert (answer.template, answer.to.key) == ("command_errors", "alice@acme.example")

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from tests.conftest import fixture_bytes
 from tests.support.desk import HandClock, new_ticket, open_desk
+from tests.support.words import word
 from tierdesk.daemon.runtime import open_runtime
 from tierdesk.rules.guard import address_key, over_limit
 from tierdesk.rules.handling.settings import Limits
@@ -36,6 +37,7 @@ def request(n: int, sender: str = "alice@customer.example") -> bytes:
         REQUEST.replace(b"request-1@", f"request-{n}@".encode())
         .replace(b"alice@customer.example", sender.encode())
         .replace(b"Printer on floor 3", f"Printer {n}".encode())
+        .replace(b"the printer on floor 3", f"printer {word(n)}".encode())
     )
 
 
@@ -129,8 +131,10 @@ def test_notices_to_one_agent_stop_at_their_limit(tmp_path, db_url):
     try:
         new_ticket(desk)
         for n in range(4):
-            reply = fixture_bytes("flow/reply_with_token.eml").replace(
-                b"request-1-followup@", f"followup-{n}@".encode()
+            reply = (
+                fixture_bytes("flow/reply_with_token.eml")
+                .replace(b"request-1-followup@", f"followup-{n}@".encode())
+                .replace(b"paper jam", f"paper jam {word(n)}".encode())
             )
             desk.receive(reply)
 
@@ -157,7 +161,7 @@ def test_answers_relayed_to_one_customer_stop_at_their_limit(tmp_path, db_url):
         for n in range(3):
             desk.receive(
                 desk.agent_mail(
-                    "alice@acme.example", signed, f"Answer {n}.", mid=f"r{n}"
+                    "alice@acme.example", signed, f"Answer {word(n)}.", mid=f"r{n}"
                 )
             )
 

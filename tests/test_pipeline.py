@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import fixture_bytes
 from tests.support.envelope import plain_envelope
+from tests.support.words import word
 from tierdesk.storage import spool
 from tierdesk.storage.models import (
     Attachment,
@@ -229,7 +230,9 @@ def test_auto_replies_per_address_are_rate_limited(tmp_path, db_url):
     runtime = open_runtime(make_config(tmp_path, db_url, auto_replies_per_hour=2))
     raw = fixture_bytes("flow/new_request.eml")
     for i in range(4):
-        data = raw.replace(b"request-1@", f"request-1-{i}@".encode())
+        data = raw.replace(b"request-1@", f"request-1-{i}@".encode()).replace(
+            b"has been offline", f"has been offline ({word(i)})".encode()
+        )
         (spool_id,) = spool.spool(
             runtime.sql,
             [spool.Arrival(data, "test", *plain_envelope(data))],

@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import FIXTURES, fixture_bytes, make_config
 from tests.support.daemon_process import TIERDESK, DaemonProcess, wait_until
 from tests.support.envelope import plain_envelope
+from tests.support.words import word
 from tierdesk.daemon.runtime import open_runtime
 from tierdesk.storage import spool
 from tierdesk.storage.models import Event, SpoolItem, Ticket
@@ -26,6 +27,8 @@ def variant(
     raw: bytes, tag: str, subject: str | None = None, sender: str | None = None
 ) -> bytes:
     raw = raw.replace(b"request-1@", f"request-{tag}@".encode())
+    # a request of its own, not the same text again (which would look like a robot)
+    raw = raw.replace(b"has been offline", f"has been offline ({word(tag)})".encode())
     if subject:
         raw = raw.replace(
             b"Subject: Printer on floor 3 is offline", f"Subject: {subject}".encode()

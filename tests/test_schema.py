@@ -125,7 +125,7 @@ def test_version_1_database_is_migrated_with_its_data(db_url):
     with pytest.raises(SchemaError, match="version 1"):
         ensure_schema(db)
 
-    assert upgrade(db) == [2, 3, 4, 5]
+    assert upgrade(db) == [2, 3, 4, 5, 6, 7]
 
     ensure_schema(db)
     assert "mailbox" in [c.name for c in db.get_columns("spool")]
@@ -133,15 +133,47 @@ def test_version_1_database_is_migrated_with_its_data(db_url):
     db.close()
 
 
-def _back_to_version_4(db) -> None:
-    """Undo migration 5 (keys, participants, limits) on a current database."""
+def _undo_version_7(db) -> None:
+    """Undo migration 7 (missing IMAP bodies, dropped and purged spool items)."""
+    db.execute_sql("DROP TABLE imap_missing_body")
+    db.execute_sql("ALTER TABLE spool DROP COLUMN drop_reason")
+    db.execute_sql("ALTER TABLE spool DROP COLUMN purged_at")
+
+
+def _undo_version_6(db) -> None:
+    """Undo migration 6 (bounces, recent texts)."""
+    db.execute_sql("DROP TABLE bounce_state")
+    db.execute_sql("DROP TABLE recent_text")
+    db.execute_sql("ALTER TABLE outbox DROP COLUMN author")
+    db.execute_sql("ALTER TABLE outbox DROP COLUMN bounced_at")
+
+
+def _undo_version_5(db) -> None:
+    """Undo migration 5 (keys, participants, limits)."""
     db.execute_sql("DROP TABLE participant")
     db.execute_sql("DROP TABLE signing_key")
     db.execute_sql("DROP INDEX contact_email_key")
     db.execute_sql("DROP INDEX outbox_rcpt_key_limit_class_created_at")
     db.execute_sql("ALTER TABLE contact DROP COLUMN email_key")
     db.execute_sql("ALTER TABLE outbox DROP COLUMN limit_class")
-    MetaEntry.update(value="4").where(MetaEntry.key == "schema_version").execute()
+
+
+UNDO = {7: _undo_version_7, 6: _undo_version_6, 5: _undo_version_5}  # newest first
+
+
+def _back_to(db, version: int) -> None:
+    """A current database made to look like `version` (for the migration tests)."""
+    for undone, undo in sorted(UNDO.items(), reverse=True):
+        if undone > version:
+            undo(db)
+    MetaEntry.update(value=str(version)).where(
+        MetaEntry.key == "schema_version"
+    ).execute()
+
+
+def _back_to_version_4(db) -> None:
+    """A current database made to look like version 4."""
+    _back_to(db, 4)
 
 
 def test_version_4_database_gets_keys_participants_and_counted_addresses(db_url):
@@ -173,7 +205,7 @@ def test_version_4_database_gets_keys_participants_and_counted_addresses(db_url)
     )
     _back_to_version_4(db)
 
-    assert upgrade(db) == [5]
+    assert upgrade(db) == [5, 6, 7]
 
     assert Contact.get().email_key == "alice@customer.example"
     assert [

@@ -2,12 +2,16 @@
 
 Each round fetches the messages whose UID is above the checkpoint with
 BODY.PEEK[] (so nothing is marked read by the fetch), spools them together
-with the new checkpoint in one commit, and only then moves them to the
-processed folder (or flags them). A crash in between is mended on the next
-connection: messages at or below the checkpoint still in the folder are
-moved then. A server that is down, refuses the login or drops the
-connection is retried with exponential backoff, and logged once per change
-of state, never in a tight loop.
+with the new checkpoint in one commit, and only then moves to the processed
+folder (or flags) the ones whose bytes are stored. A message the server
+lists but sends without its body (it cannot read it, or it was expunged
+meanwhile) holds the checkpoint back and is fetched again next round; after
+`missing_body_attempts` rounds it is logged as an error, left where it is,
+and passed. A crash in between is mended on the next connection: messages
+at or below the checkpoint still in the folder are moved then. A server
+that is down, refuses the login or drops the connection is retried with
+exponential backoff, and logged once per change of state, never in a tight
+loop.
 """
 
 from __future__ import annotations
@@ -20,14 +24,21 @@ from collections.abc import Callable
 from contextlib import suppress
 
 from imapclient import DELETED, SEEN, IMAPClient, SocketTimeout
-from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
 from tierdesk.daemon.config import ImapMailboxConfig
 from tierdesk.daemon.config_load import read_secret
 from tierdesk.daemon.workers import Backoff, Worker
 from tierdesk.storage.clock import Clock, system_clock
 from tierdesk.storage.db import StorageError
-from tierdesk.storage.imap_state import load_checkpoint, spool_fetched
+from tierdesk.storage.imap_state import (
+    BatchIntake,
+    Mailbox,
+    forget_missing_bodies,
+    given_up_uids,
+    load_checkpoint,
+    take_batch,
+)
 from tierdesk.storage.sql import Sql
 
 log = logging.getLogger("tierdesk.imap")
@@ -98,6 +109,8 @@ class MailboxPoller:
         self.clock = clock
         self.state = "starting"
         self.rounds = 0
+        # a FETCH failed for a whole batch: up to this UID, fetch one at a time
+        self._fetch_singly_through = 0
         self._worker = Worker(
             f"imap-{config.name}",
             self._session_then_backoff,
@@ -183,6 +196,8 @@ class MailboxPoller:
             if checkpoint is not None and checkpoint.uidvalidity == uidvalidity:
                 last_uid = checkpoint.last_uid
             elif checkpoint is not None:
+                forget_missing_bodies(self.sql, self.config.name, uidvalidity)
+                self._fetch_singly_through = 0
                 log.warning(
                     "%s: UIDVALIDITY changed (%s -> %s); reading the folder again, "
                     "mail already taken is recognised and not taken twice",
@@ -200,7 +215,7 @@ class MailboxPoller:
             )
             self._worker.backoff.reset()
             if last_uid:
-                self._tidy(client, capabilities, last_uid)
+                self._tidy(client, capabilities, uidvalidity, last_uid)
             while not self._worker.stopping:
                 last_uid = self._fetch_new(client, capabilities, uidvalidity, last_uid)
                 self.rounds += 1
@@ -218,34 +233,80 @@ class MailboxPoller:
         uidvalidity: int,
         last_uid: int,
     ) -> int:
+        """Spool what is new, move (or flag) what is stored; returns the new checkpoint."""
         # `UID n:*` always includes the newest message, even when it is below n
         uids = sorted(
             uid for uid in client.search(["UID", f"{last_uid + 1}:*"]) if uid > last_uid
         )
-        for first in range(0, len(uids), FETCH_BATCH):
-            batch = uids[first : first + FETCH_BATCH]
-            fetched = client.fetch(batch, ["BODY.PEEK[]"])
-            raws = [
-                fetched[uid][b"BODY[]"]
-                for uid in batch
-                if uid in fetched and b"BODY[]" in fetched[uid]
-            ]
-            spool_fetched(
-                self.sql,
-                self.config.name,
-                uidvalidity,
-                batch[-1],
-                raws,
-                self.config.host,
-                self.clock(),
+        limit = max(1, self.config.missing_body_attempts)
+        mailbox = Mailbox(self.config.name, uidvalidity, self.config.host, limit)
+        advancing = True
+        while uids:
+            size = 1 if uids[0] <= self._fetch_singly_through else FETCH_BATCH
+            batch, uids = uids[:size], uids[size:]
+            try:
+                bodies = _fetch_bodies(client, batch)
+                failure = None
+            except IMAPClientError as exc:
+                if len(batch) > 1:
+                    # one message the server cannot read fails the whole FETCH (Dovecot
+                    # even ends the session): find it by fetching these one at a time
+                    self._fetch_singly_through = batch[-1]
+                    if isinstance(exc, IMAPClientAbortError):
+                        raise
+                    uids = batch + uids
+                    continue
+                bodies, failure = {}, exc
+            intake = take_batch(
+                self.sql, mailbox, batch, bodies, last_uid, advancing, self.clock()
             )
-            self.on_spooled()
-            self._dispose(client, capabilities, batch)
-            last_uid = batch[-1]
-            log.info(
-                "%s: took %d message(s), up to UID %d", self.label, len(raws), last_uid
-            )
+            last_uid, advancing = intake.checkpoint, intake.advancing
+            self._report(intake, limit, failure)
+            if intake.new:
+                self.on_spooled()
+            if intake.stored:
+                self._dispose(client, capabilities, intake.stored)
+            if isinstance(failure, IMAPClientAbortError):
+                raise failure  # the session is gone; the attempt is counted
         return last_uid
+
+    def _report(
+        self, intake: BatchIntake, limit: int, failure: Exception | None
+    ) -> None:
+        """Log what a batch brought: counts at INFO, missing bodies as warnings and errors."""
+        folder = self.config.folder
+        for uid, attempts in intake.missing.items():
+            why = f"the server failed: {_text(failure)}" if failure else "no body"
+            log.warning(
+                "%s: UID %d came without its body (%s; attempt %d of %d); unless it "
+                "was expunged meanwhile, it stays in %s and is fetched again next round",
+                self.label,
+                uid,
+                why,
+                attempts,
+                limit,
+                folder,
+            )
+        for uid in intake.given_up:
+            log.error(
+                "%s: UID %d came without its body %d times; it is left in %s untouched "
+                "and skipped. Look at it on the server (damaged or unreadable?): copy "
+                "it into the folder again to have it taken, or remove it",
+                self.label,
+                uid,
+                limit,
+                folder,
+            )
+        taken = len(intake.new) + len(intake.already_spooled)
+        if taken:
+            log.info(
+                "%s: took %d message(s): %d new, %d already spooled; checkpoint at UID %d",
+                self.label,
+                taken,
+                len(intake.new),
+                len(intake.already_spooled),
+                intake.checkpoint,
+            )
 
     def _dispose(
         self, client: IMAPClient, capabilities: set[bytes], uids: list[int]
@@ -265,13 +326,21 @@ class MailboxPoller:
             client.expunge()
 
     def _tidy(
-        self, client: IMAPClient, capabilities: set[bytes], last_uid: int
+        self,
+        client: IMAPClient,
+        capabilities: set[bytes],
+        uidvalidity: int,
+        last_uid: int,
     ) -> None:
         """Move away messages spooled before a crash cut the session short."""
         if self.config.after != "move":
             return
+        # the checkpoint passed these without their bytes: they stay where they are
+        skipped = given_up_uids(self.sql, self.config.name, uidvalidity)
         leftover = [
-            uid for uid in client.search(["UID", f"1:{last_uid}"]) if uid <= last_uid
+            uid
+            for uid in client.search(["UID", f"1:{last_uid}"])
+            if uid <= last_uid and uid not in skipped
         ]
         if leftover:
             log.info(
@@ -310,6 +379,17 @@ class MailboxPoller:
         # a stop counts as a wake-up, so this wait ends on stop too
         self._worker.take_wake(max(self.config.poll_interval * 2, 30.0))
         client.noop()
+
+
+def _fetch_bodies(client: IMAPClient, batch: list[int]) -> dict[int, bytes]:
+    """The bodies the server sent for `batch`; a UID it left out (or sent NIL) is absent."""
+    fetched = client.fetch(batch, ["BODY.PEEK[]"])
+    wanted = set(batch)  # a FETCH reply may carry unsolicited updates of other UIDs
+    return {
+        uid: data[b"BODY[]"]
+        for uid, data in fetched.items()
+        if uid in wanted and isinstance(data.get(b"BODY[]"), bytes)
+    }
 
 
 def _text(exc: BaseException) -> str:

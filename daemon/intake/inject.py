@@ -4,73 +4,170 @@ Messages are spooled in durable commits of up to CHUNK messages, then each
 is processed and one JSON line per message says what happened. If spooling
 fails the exit status is 75 (EX_TEMPFAIL), so the MTA keeps the mail and
 retries; what was already spooled is recognised then as a duplicate.
+
+A message over `smtp.max_message_size` is not spooled: like the listener's
+552 it is refused for good, with exit status 65 (EX_DATAERR), which Postfix's
+pipe turns into a bounce that quotes our stderr line. Only the first
+max_message_size + 1 bytes of it are ever held in memory.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from email import policy
+from email.parser import BytesHeaderParser
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from tierdesk.daemon.pipeline import outcome_of
 from tierdesk.daemon.runtime import Runtime
+from tierdesk.parsers.headers import extract_message_id
 from tierdesk.rules.handling.outcome import deferred
 from tierdesk.storage import spool
 from tierdesk.storage.db import StorageError
 
 EX_OK = 0
+EX_DATAERR = 65
 EX_NOINPUT = 66
 EX_TEMPFAIL = 75
 CHUNK = 200
+HEAD_BYTES = 64 * 1024  # enough of an oversize message to find its Message-ID
+DISCARD_BYTES = 1024 * 1024
 
 
-def inputs(paths: Iterable[str], stdin: BinaryIO) -> list[Callable[[], bytes]]:
-    """One reader per named file, or one for stdin when no file is named."""
+@dataclass(frozen=True)
+class Oversize:
+    """A message over the size limit: its size and its start, not the whole of it."""
+
+    size: int
+    head: bytes
+
+    def message_id(self) -> str:
+        """The Message-ID from the headers, without brackets; '' when there is none."""
+        headers = BytesHeaderParser(policy=policy.compat32).parsebytes(self.head)
+        return extract_message_id(str(headers.get("Message-ID", ""))) or ""
+
+
+Reader = Callable[[int], bytes | Oversize]
+
+
+def inputs(paths: Iterable[str], stdin: BinaryIO) -> list[Reader]:
+    """One reader per named file, or one for stdin when no file is named; each
+    is called with the size limit."""
     paths = list(paths)
     if not paths:
-        return [stdin.read]
-    return [Path(p).read_bytes for p in paths]
+        return [partial(read_at_most, stdin)]
+    return [partial(_read_file, Path(p)) for p in paths]
+
+
+def read_at_most(stream: BinaryIO, limit: int) -> bytes | Oversize:
+    """The whole message, or Oversize once it has more than `limit` bytes."""
+    data = stream.read(limit + 1)
+    if len(data) <= limit:
+        return data
+    return Oversize(_total_size(stream, len(data)), data[:HEAD_BYTES])
+
+
+def _total_size(stream: BinaryIO, already_read: int) -> int:
+    """The size of an oversize message, for the refusal; a pipe is read to its end
+    (and thrown away) so the MTA does not see a broken pipe."""
+    try:
+        details = os.fstat(stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        details = None
+    if details is not None and stat.S_ISREG(details.st_mode):
+        return details.st_size
+    size = already_read
+    while chunk := stream.read(DISCARD_BYTES):
+        size += len(chunk)
+    return size
+
+
+def _read_file(path: Path, limit: int) -> bytes | Oversize:
+    with path.open("rb") as stream:
+        return read_at_most(stream, limit)
 
 
 def inject(
     runtime: Runtime,
-    readers: list[Callable[[], bytes]],
+    readers: list[Reader],
     out: TextIO,
     sender: str | None = None,
     recipients: tuple[str, ...] = (),
 ) -> int:
     """Spool, then process, then report each message; returns the exit status."""
+    limit = int(runtime.config.smtp.max_message_size)
+    status = EX_OK
     for chunk in _chunks(readers, CHUNK):
+        refused: list[Oversize | None] = []  # per message, in input order
+        arrivals: list[spool.Arrival] = []
         try:
-            arrivals = [
-                spool.Arrival(
-                    raw=read(), source="inject", mail_from=sender, rcpt_tos=recipients
+            for read in chunk:
+                message = read(limit)
+                if isinstance(message, Oversize):
+                    refused.append(message)
+                    continue
+                refused.append(None)
+                arrivals.append(
+                    spool.Arrival(
+                        raw=message,
+                        source="inject",
+                        mail_from=sender,
+                        rcpt_tos=recipients,
+                    )
                 )
-                for read in chunk
-            ]
         except OSError as exc:
             print(f"tierdesk inject: {exc}", file=sys.stderr)
             return EX_NOINPUT
         try:
-            ids = spool.spool(runtime.sql, arrivals, runtime.clock())
+            ids = (
+                spool.spool(runtime.sql, arrivals, runtime.clock()) if arrivals else []
+            )
         except StorageError as exc:
             print(f"tierdesk inject: {exc}; the MTA should retry", file=sys.stderr)
             return EX_TEMPFAIL
         del arrivals
-        for spool_id, processed in zip(
-            ids, runtime.pipeline.process_many(ids), strict=True
-        ):
-            outcome = processed or outcome_of(runtime.sql, spool_id) or deferred()
+        outcomes = runtime.pipeline.process_many(ids) if ids else []
+        processed = zip(ids, outcomes, strict=True)
+        for oversize in refused:
+            if oversize is not None:
+                out.write(_refuse(oversize, limit) + "\n")
+                status = EX_DATAERR
+                continue
+            spool_id, outcome = next(processed)
+            outcome = outcome or outcome_of(runtime.sql, spool_id) or deferred()
             out.write(outcome.as_json() + "\n")
         out.flush()
-    return EX_OK
+    return status
 
 
-def _chunks(
-    items: list[Callable[[], bytes]], size: int
-) -> Iterator[list[Callable[[], bytes]]]:
+def _refuse(message: Oversize, limit: int) -> str:
+    """Say on stderr (which a bounce quotes) why a message is refused; returns its JSON line."""
+    reason = (
+        f"5.3.4 Message too big: {message.size} bytes, "
+        f"the limit is {limit} bytes (smtp.max_message_size)"
+    )
+    print(f"tierdesk inject: {reason}; not accepted", file=sys.stderr)
+    # not an OutcomeKind: nothing was spooled, so there is no spool outcome to record
+    return json.dumps(
+        {
+            "message_id": message.message_id(),
+            "outcome": "refused",
+            "ticket": None,
+            "reason": reason,
+        },
+        ensure_ascii=False,
+    )
+
+
+def _chunks(items: list[Reader], size: int) -> Iterator[list[Reader]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk

@@ -22,6 +22,7 @@ from email.utils import format_datetime
 from tierdesk.daemon.config import SupportConfig
 from tierdesk.daemon.outgoing.mime import build_message, encode_words, fold, mailbox
 from tierdesk.daemon.outgoing.templating import Templates
+from tierdesk.parsers.bounce_address import verp_address
 from tierdesk.parsers.reply_address import CUSTOMER, SigningKey, sign
 from tierdesk.parsers.subject import format_subject, parse_subject
 from tierdesk.rules.handling.echo import NAME_CHARS, SUBJECT_CHARS, safe_echo
@@ -37,6 +38,10 @@ MAX_NAME_CHARS = 120
 def sanitize_header_text(value: str, limit: int = MAX_SUBJECT_CHARS) -> str:
     """One safe header line: control characters and line breaks become spaces."""
     return " ".join(_UNSAFE_HEADER_CHARS.sub(" ", value).split())[:limit]
+
+
+class CannotCompose(Exception):
+    """A mail that renders but cannot be put together (an address we cannot write)."""
 
 
 class Composer:
@@ -64,6 +69,10 @@ class Composer:
     ) -> str:
         """The signed address a reply to this mail should go to."""
         return sign(self.support.sender, self.key, ticket, role, name, mode, issued)
+
+    def envelope_sender(self, outbox_id: int) -> str:
+        """The VERP envelope sender of one outbox row: its bounce comes back to it."""
+        return verp_address(self.support.sender, self.key, outbox_id)
 
     def compose(
         self,
@@ -140,6 +149,7 @@ class Composer:
             references=thread.references,
             raw=build_message(headers, rendered.text, rendered.html, files),
             limit_class=spec.limit_class,
+            author=spec.author,
         )
 
     def _context(

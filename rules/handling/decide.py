@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
+from tierdesk.parsers.parsed import MailKind
 from tierdesk.parsers.reply_address import KeyRing, first_signed, header_addresses
 from tierdesk.rules.decision import Decision
 from tierdesk.rules.handling.agent import plan_agent_mail
 from tierdesk.rules.handling.authority import refuse_unsigned
+from tierdesk.rules.handling.bounces import plan_bounce
 from tierdesk.rules.handling.customer import plan_customer_mail
 from tierdesk.rules.handling.facts import (
     ClaimedAgent,
@@ -17,8 +20,15 @@ from tierdesk.rules.handling.facts import (
     Party,
     UnsignedAgent,
 )
-from tierdesk.rules.handling.plan import Plan
+from tierdesk.rules.handling.outcome import OutcomeKind
+from tierdesk.rules.handling.plan import (
+    Change,
+    ForgiveBounces,
+    Plan,
+    RememberText,
+)
 from tierdesk.rules.handling.settings import Settings
+from tierdesk.rules.handling.trust import sender_verification
 
 
 def identify(msg: Inbound, settings: Settings, keys: KeyRing) -> Party:
@@ -53,8 +63,29 @@ def plan_message(
     now: datetime,
 ) -> Plan:
     """Everything this message should change, decided from what we know."""
+    if msg.bounce is not None and (bounced := plan_bounce(msg, facts, settings)):
+        return bounced
     if isinstance(party, ClaimedAgent):
-        return plan_agent_mail(msg, party, facts, settings, now)
-    if isinstance(party, UnsignedAgent):
-        return refuse_unsigned(msg, party, facts, settings)
-    return plan_customer_mail(msg, facts, decision, settings, now)
+        plan = plan_agent_mail(msg, party, facts, settings, now)
+    elif isinstance(party, UnsignedAgent):
+        plan = refuse_unsigned(msg, party, facts, settings)
+    else:
+        plan = plan_customer_mail(msg, facts, decision, settings, now)
+    return remembered(plan, msg, facts, settings)
+
+
+def remembered(plan: Plan, msg: Inbound, facts: Facts, settings: Settings) -> Plan:
+    """What every message from an address leaves behind, whatever its plan.
+
+    Its text's fingerprint (to notice a robot repeating itself), and, from a
+    person, the end of its bounce record: it can evidently receive mail again.
+    """
+    changes: list[Change] = []
+    # only mail that did something counts: a refused agent may well send it again
+    acted = plan.outcome in (OutcomeKind.NEW_TICKET, OutcomeKind.APPENDED)
+    if facts.fingerprint and acted:
+        changes.append(RememberText(msg.sender, facts.fingerprint))
+    person = msg.sender and msg.classification.kind is MailKind.HUMAN
+    if person and sender_verification(msg.mail, msg.envelope, settings):
+        changes.append(ForgiveBounces(msg.sender))
+    return replace(plan, changes=(*plan.changes, *changes)) if changes else plan

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from tierdesk.parsers.authres import AuthResults
+from tierdesk.parsers.bounces import BounceReport
 from tierdesk.parsers.parsed import Classification, ParsedMail, SubjectInfo
 from tierdesk.parsers.reply_address import ReplyTarget
 from tierdesk.rules.model import Agent
@@ -79,11 +80,24 @@ class Inbound:
     recipients: tuple[str, ...] = ()  # as spooled (routing tests them)
     mailbox: str = ""
     envelope: Envelope = field(default_factory=Envelope)  # only what is a fact
+    verp: int | None = None  # the outbox row a (signed) bounce address names
+    bounce: BounceReport | None = None  # what a bounce reports, when this is one
 
     @property
     def sender(self) -> str:
         """The From address as we compare it ('' when there is none)."""
         return self.mail.from_.key if self.mail.from_ else ""
+
+
+@dataclass(frozen=True)
+class SentMail:
+    """One mail we sent, as a bounce names it."""
+
+    id: int
+    kind: str
+    recipient: str
+    ticket: TicketFacts | None
+    author: str = ""  # the agent, for a relayed answer
 
 
 @dataclass(frozen=True)
@@ -124,3 +138,6 @@ class Facts:
     named_tickets: Mapping[int, TicketFacts] = field(default_factory=dict)
     last_customer_text: str = ""  # for a vendor hand-over
     sent_notices: tuple[str, ...] = ()  # texts of our notices on the ticket
+    fingerprint: str = ""  # of what the sender wrote, to notice robots repeating it
+    bounced: tuple[SentMail, ...] = ()  # the mails a bounce is about
+    repeats: int = 0  # times the sender sent this same text within the repeat window

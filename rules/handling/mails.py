@@ -214,6 +214,7 @@ def agent_reply(
         limit_class="relayed",
         auto_submitted=None,
         from_name=name,
+        author=agent.name,
     )
 
 

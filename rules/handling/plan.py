@@ -75,9 +75,10 @@ class MailSpec:
     auto_submitted: str | None = "auto-replied"
     from_name: str | None = None
     if_unrendered: str = "mail_failed"  # the event when no template renders
-    echo_safe: bool = (
-        False  # the sender's name and subject are shortened, links removed
-    )
+    # the sender's name and subject are shortened, links removed
+    echo_safe: bool = False
+    author: str = ""  # the agent whose answer this relays (told if it bounces)
+    fallback: MailSpec | None = None  # told, with `reason`, when this cannot go
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,38 @@ class AddParticipants:
 
     addresses: tuple[str, ...]
     role: str  # requester, cc, agent, vendor
+
+
+@dataclass(frozen=True)
+class MarkBounced:
+    """A bounce came back for outbox row `outbox_id`."""
+
+    outbox_id: int
+    diagnostic: str
+
+
+@dataclass(frozen=True)
+class ScoreBounce:
+    """One more bounce for an address (its score decides whether it still gets mail)."""
+
+    address: str
+    hard: bool
+    diagnostic: str
+
+
+@dataclass(frozen=True)
+class ForgiveBounces:
+    """The address wrote to us: whatever it bounced before is forgotten."""
+
+    address: str
+
+
+@dataclass(frozen=True)
+class RememberText:
+    """What the sender wrote, as a fingerprint, to notice a robot repeating itself."""
+
+    address: str
+    fingerprint: str
 
 
 @dataclass(frozen=True)
@@ -177,6 +210,10 @@ Change = (
     RecordEvent
     | FollowsUp
     | AddParticipants
+    | MarkBounced
+    | ScoreBounce
+    | ForgiveBounces
+    | RememberText
     | SetStatus
     | SetField
     | ChangeTags

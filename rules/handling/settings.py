@@ -21,6 +21,10 @@ class Limits:
     relayed_per_hour: int = 20  # agents' answers relayed to one customer
     relayed_per_day: int = 100
     new_tickets_per_hour: int = 5
+    bounce_threshold: float = 3.0
+    bounce_stale_after: float = 7 * DAY
+    repeats_are_robots: int = 3  # the same text this often within repeat_window
+    repeat_window: float = DAY
 
 
 @dataclass(frozen=True)
