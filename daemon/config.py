@@ -138,8 +138,11 @@ class TrustConfig:
         default="new_ticket",
     )
     participants_domain: bool = field(
-        **_help("everyone at the requester's domain is a participant of their tickets"),
-        default=False,
+        **_help(
+            "everyone at the requester's domain is a participant of their tickets "
+            "(public mail domains such as gmail.com never count)"
+        ),
+        default=True,
     )
     reply_address_max_age: Duration = field(
         **_help("how long an agent's or vendor's signed address may act"),

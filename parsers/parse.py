@@ -1,26 +1,26 @@
 """Stage 1 of the pipeline: raw message bytes become a `ParsedMail`.
 
-mail-parser runs once, for bodies and attachments. The headers that drive
-threading and replies (Subject, From, To, Cc, Reply-To) are taken raw from its
-compat32 message and decoded once each by `parsers.headers`; message ids are
-cut out with a regex. Nothing here raises: whatever goes wrong becomes a
-string in `ParsedMail.defects` and a fallback value.
+The standard library's compat32 parser runs once; a walk over its parts
+(without recursion, with a depth limit) takes the text and HTML bodies and
+the attachments. The headers that drive threading and replies (Subject,
+From, To, Cc, Reply-To) are taken raw and decoded once each by
+`parsers.headers`; message ids are cut out with a regex. Nothing here
+raises: whatever goes wrong becomes a string in `ParsedMail.defects` and a
+fallback value. (mail-parser was used before: it sat on compat32 anyway,
+cost 78 % of the parse, and lost every attachment on a NUL in a charset name;
+see bench/parsers.py.)
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
+import mimetypes
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
 from email.utils import parsedate_to_datetime
-
-import mailparser
-from mailparser.exceptions import MailParserRecursionError
 
 from tierdesk.parsers.filenames import sanitize_filename
 from tierdesk.parsers.headers import (
@@ -30,6 +30,7 @@ from tierdesk.parsers.headers import (
     extract_message_ids,
     parse_addresses,
     single_line,
+    text_from_8bit,
     unfold,
 )
 from tierdesk.parsers.html_text import MAX_HTML_CHARS, html_to_text
@@ -73,20 +74,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
 def _parse(raw: bytes) -> ParsedMail:
     digest = hashlib.sha256(raw).hexdigest()
     defects: list[str] = []
-    mp = None
-    try:
-        mp = mailparser.parse_from_bytes(raw)
-        msg: Message = mp.message
-    except MailParserRecursionError:
-        defects.append("MIME nesting too deep; headers only, no body or attachments")
-        msg = _headers_only(raw)
-    except Exception as exc:  # noqa: BLE001
-        # mail-parser has bugs on hostile input (a NUL in a charset name);
-        # the stdlib alone still yields the headers and the text parts.
-        defects.append(
-            _clip(f"mail-parser failed ({type(exc).__name__}: {exc}); no attachments")
-        )
-        msg = _stdlib_only(raw)
+    msg = _stdlib_only(raw, defects)
 
     first = _first_values(msg, defects)
     trace = _trace(msg)
@@ -115,18 +103,12 @@ def _parse(raw: bytes) -> ParsedMail:
         defects.append(f"Message-ID {what}; synthesized from the raw bytes' sha256")
         message_id = f"{digest[:32]}@{_SYNTHETIC_DOMAIN}"
 
-    if mp is not None:
-        text_parts, html_parts = list(mp.text_plain), list(mp.text_html)
-        if "CharsetDecodeDefect" in mp.defects_categories:
-            # mail-parser fell back to UTF-8 with U+FFFD; try harder ourselves.
-            text_parts, html_parts = _redecode_texts(msg, defects)
-        attachments = _attachments(mp.attachments, raw, defects)
-        date = _aware(mp.date) if isinstance(mp.date, datetime) else None
-        defects += _mailparser_defects(mp.defects) if mp.has_defects else []
-    else:
-        text_parts, html_parts = _redecode_texts(msg, defects)
-        attachments = []
-        date = _parse_date(first.get("date", ""))
+    text_parts, html_parts = _redecode_texts(msg, defects)
+    attachments = _attachments(msg, defects)
+    date = _parse_date(first.get("date", ""))
+    if date is None and first.get("date", "").strip():
+        defects.append(_clip(f"Date unusable: {single_line(first['date'])!r}"))
+    defects += _parser_defects(msg)
 
     html = "\n".join(html_parts) if html_parts else None
     text = "\n".join(text_parts)
@@ -186,11 +168,14 @@ def _empty(raw: bytes, defect: str) -> ParsedMail:
     )
 
 
-def _stdlib_only(raw: bytes) -> Message:
+def _stdlib_only(raw: bytes, defects: list[str]) -> Message:
     try:
         return BytesParser(policy=compat32).parsebytes(raw)
-    except Exception:  # noqa: BLE001 - the headers are all we can still get
-        return _headers_only(raw)
+    except RecursionError:
+        defects.append("MIME nesting too deep; headers only, no body or attachments")
+    except Exception as exc:  # noqa: BLE001 - the headers are all we can still get
+        defects.append(_clip(f"MIME structure unreadable ({type(exc).__name__}); headers only"))
+    return _headers_only(raw)
 
 
 def _headers_only(raw: bytes) -> Message:
@@ -254,16 +239,23 @@ def _first_text_charset(msg: Message) -> str | None:
     return None
 
 
+def _is_attachment(part: Message, inside: bool) -> bool:
+    """A file rather than the message's text: named, marked attachment, or not text."""
+    if part.is_multipart() or inside:
+        return not part.is_multipart()
+    if part.get_content_disposition() == "attachment" or part.get_param("name"):
+        return True
+    if part.get_filename():
+        return True
+    return part.get_content_type() not in ("text/plain", "text/html")
+
+
 def _redecode_texts(msg: Message, defects: list[str]) -> tuple[list[str], list[str]]:
     plain: list[str] = []
     html: list[str] = []
     for index, (part, inside) in enumerate(_walk(msg)):
         ctype = part.get_content_type()
-        if (
-            inside
-            or ctype not in ("text/plain", "text/html")
-            or (part.get_content_disposition() == "attachment")
-        ):
+        if ctype not in ("text/plain", "text/html") or _is_attachment(part, inside):
             continue
         data = part.get_payload(decode=True) or b""
         text, note = decode_text_bytes(data, part.get_content_charset())
@@ -273,58 +265,73 @@ def _redecode_texts(msg: Message, defects: list[str]) -> tuple[list[str], list[s
     return plain, html
 
 
-def _attachments(
-    found: list[dict], raw: bytes, defects: list[str]
-) -> list[MailAttachment]:
+def _attachments(msg: Message, defects: list[str]) -> list[MailAttachment]:
     result = []
-    for index, item in enumerate(found, 1):
-        payload = item.get("payload") or ""
+    for part, inside in _walk(msg):
+        if part is msg and not msg.is_multipart() and not _is_attachment(part, False):
+            continue
+        if not _is_attachment(part, inside) or part.get_content_type() == "message/rfc822":
+            continue
+        index = len(result) + 1
         try:
-            if item.get("binary"):
-                data = base64.b64decode(payload)
-            else:
-                data = payload.encode("utf-8", "surrogateescape")
-        except (binascii.Error, ValueError, UnicodeError) as exc:
+            data = part.get_payload(decode=True)
+        except Exception as exc:  # noqa: BLE001 - a broken part must not cost the message
             defects.append(_clip(f"attachment {index}: payload unreadable ({exc})"))
-            data = b""
-        ctype = str(item.get("mail_content_type") or "application/octet-stream").lower()
-        cid = str(item.get("content-id") or "").strip().strip("<>").strip() or None
-        disposition = str(item.get("content-disposition") or "").split(";")[0]
+            data = None
+        ctype = part.get_content_type()
+        cid = str(part.get("content-id") or "").strip().strip("<>").strip() or None
+        disposition = part.get_content_disposition()
         # Inline means "shown inside the HTML via cid:", not "no filename".
-        inline = bool(cid) and disposition.strip().lower() != "attachment"
-        name = _attachment_name(item, cid, ctype, index, raw)
-        result.append(MailAttachment(name, ctype, data, cid, inline))
+        inline = bool(cid) and disposition != "attachment"
+        result.append(
+            MailAttachment(
+                _attachment_name(part, ctype, index, defects),
+                ctype[:255],
+                data if isinstance(data, bytes) else b"",
+                cid,
+                inline,
+            )
+        )
     return result
 
 
-def _attachment_name(
-    item: dict, cid: str | None, ctype: str, index: int, raw: bytes
-) -> str:
-    name = str(item.get("filename") or "")
+def _attachment_name(part: Message, ctype: str, index: int, defects: list[str]) -> str:
+    try:
+        name = part.get_filename() or part.get_param("name") or ""
+    except Exception:  # noqa: BLE001 - an unreadable RFC 2231 parameter names nothing
+        name = ""
+    if isinstance(name, tuple):  # an RFC 2231 value get_param left undecoded
+        name = str(name[2])
+    if "\ufffd" in name:  # raw 8-bit bytes in the header: read it as text first
+        name = _filename_of_8bit_header(part) or name
+    if "=?" in name:  # Outlook writes RFC 2047 words into the filename
+        name, notes = decode_header_value(name, "filename")
+        defects += notes
     subtype = ctype.partition("/")[2]
-    ext = f".{subtype}" if subtype.isalnum() and len(subtype) <= 8 else ""
-    if cid and name.strip("<> ") == cid:
-        name = ""  # mail-parser names a nameless inline part after its Content-ID
-    elif _invented_by_mailparser(name, raw):
-        name, ext = "", name[-4:]
-    return sanitize_filename(name, fallback=f"attachment-{index}{ext}")
+    ext = mimetypes.guess_extension(ctype, strict=False) or (
+        f".{subtype}" if subtype.isalnum() and len(subtype) <= 8 else ""
+    )
+    return sanitize_filename(str(name), fallback=f"attachment-{index}{ext}")
 
 
-def _invented_by_mailparser(name: str, raw: bytes) -> bool:
-    # mail-parser makes up a random ten-letter name for a nameless .txt/.rtf
-    # part; a random name would make two parses of the same bytes differ.
-    if len(name) != 14 or name[-4:] not in (".txt", ".rtf") or not name[:10].isalpha():
-        return False
-    return name.encode() not in raw
+def _filename_of_8bit_header(part: Message) -> str:
+    """The filename of a header written in raw UTF-8 (or a legacy charset), decoded."""
+    decoded = Message()
+    for header, raw in part.raw_items():  # get() would wrap 8-bit values in a Header
+        if header.lower() in ("content-disposition", "content-type"):
+            decoded[header] = text_from_8bit(str(raw), part.get_content_charset())[0]
+    try:
+        return decoded.get_filename() or str(decoded.get_param("name") or "")
+    except Exception:  # noqa: BLE001 - an unreadable parameter names nothing
+        return ""
 
 
-def _mailparser_defects(found: list[dict]) -> list[str]:
-    return [
-        _clip(f"{where}: {item}")
-        for entry in found
-        for where, items in entry.items()
-        for item in (items if isinstance(items, list) else [items])
-    ]
+def _parser_defects(msg: Message) -> list[str]:
+    """What the stdlib noticed about the structure (a missing boundary ...)."""
+    found = []
+    for part, _ in _walk(msg):
+        found += [f"{part.get_content_type()}: {type(d).__name__}" for d in part.defects]
+    return [_clip(d) for d in dict.fromkeys(found)]
 
 
 def _aware(value: datetime) -> datetime:

@@ -57,7 +57,7 @@ class Settings:
     require_verified_sender: bool = True
     trusted_envelope_senders: tuple[str, ...] = ()
     strangers: str = "new_ticket"  # new_ticket | hold | append
-    participants_domain: bool = False
+    participants_domain: bool = True  # colleagues at a company domain (not gmail.com)
     reply_address_max_age: float = 90 * DAY
     key_grace: float = 30 * DAY
 

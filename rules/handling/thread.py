@@ -17,6 +17,51 @@ from tierdesk.rules.handling.facts import Inbound, ThreadMatch, TicketFacts
 from tierdesk.rules.handling.settings import Settings
 
 CLOSED_STATUSES = ("resolved", "closed")
+# Where anyone can have an address, a shared domain says nothing about a colleague.
+PUBLIC_MAIL_DOMAINS = frozenset(
+    {
+        "gmail.com",
+        "googlemail.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "msn.com",
+        "yahoo.com",
+        "ymail.com",
+        "aol.com",
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        "proton.me",
+        "protonmail.com",
+        "gmx.com",
+        "gmx.de",
+        "gmx.net",
+        "web.de",
+        "mail.com",
+        "zoho.com",
+        "yandex.ru",
+        "yandex.com",
+        "ya.ru",
+        "mail.ru",
+        "bk.ru",
+        "inbox.ru",
+        "list.ru",
+        "rambler.ru",
+        "qq.com",
+        "163.com",
+        "126.com",
+        "orange.fr",
+        "free.fr",
+        "laposte.net",
+        "libero.it",
+        "t-online.de",
+        "seznam.cz",
+        "wp.pl",
+        "o2.pl",
+        "interia.pl",
+    }
+)
 
 
 def too_late_to_reopen(
@@ -49,8 +94,10 @@ def is_participant(
     if key in participants or key == address_key(ticket.requester_email):
         return True
     domain = key.rpartition("@")[2]
-    return settings.participants_domain and domain == (
-        ticket.requester_email.rpartition("@")[2].lower()
+    return (
+        settings.participants_domain
+        and domain not in PUBLIC_MAIL_DOMAINS
+        and domain == ticket.requester_email.rpartition("@")[2].lower()
     )
 
 
