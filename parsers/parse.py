@@ -174,7 +174,9 @@ def _stdlib_only(raw: bytes, defects: list[str]) -> Message:
     except RecursionError:
         defects.append("MIME nesting too deep; headers only, no body or attachments")
     except Exception as exc:  # noqa: BLE001 - the headers are all we can still get
-        defects.append(_clip(f"MIME structure unreadable ({type(exc).__name__}); headers only"))
+        defects.append(
+            _clip(f"MIME structure unreadable ({type(exc).__name__}); headers only")
+        )
     return _headers_only(raw)
 
 
@@ -270,7 +272,10 @@ def _attachments(msg: Message, defects: list[str]) -> list[MailAttachment]:
     for part, inside in _walk(msg):
         if part is msg and not msg.is_multipart() and not _is_attachment(part, False):
             continue
-        if not _is_attachment(part, inside) or part.get_content_type() == "message/rfc822":
+        if (
+            not _is_attachment(part, inside)
+            or part.get_content_type() == "message/rfc822"
+        ):
             continue
         index = len(result) + 1
         try:
@@ -330,7 +335,9 @@ def _parser_defects(msg: Message) -> list[str]:
     """What the stdlib noticed about the structure (a missing boundary ...)."""
     found = []
     for part, _ in _walk(msg):
-        found += [f"{part.get_content_type()}: {type(d).__name__}" for d in part.defects]
+        found += [
+            f"{part.get_content_type()}: {type(d).__name__}" for d in part.defects
+        ]
     return [_clip(d) for d in dict.fromkeys(found)]
 
 
