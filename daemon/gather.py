@@ -14,7 +14,11 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from tierdesk.rules.handling.agent import tickets_named_by
-from tierdesk.rules.handling.bounces import fingerprint, repeated_text_is_a_robot
+from tierdesk.rules.handling.bounces import (
+    fingerprint,
+    repeated_text_is_a_robot,
+    sent_to_a_bounce_address,
+)
 from tierdesk.rules.handling.facts import (
     ClaimedAgent,
     Customer,
@@ -54,7 +58,7 @@ def gather(
 ) -> tuple[Inbound, Facts]:
     """The facts of one message (and the message, reclassified if it is a repeating robot)."""
     if msg.bounce is not None:
-        return msg, _bounce_facts(sql, msg, now)
+        return msg, _bounce_facts(sql, msg, settings, now)
     text = fingerprint(msg.mail.text) if msg.sender and msg.mail.text.strip() else ""
     repeats = 0
     if text:
@@ -118,11 +122,17 @@ def _customer_facts(
     )
 
 
-def _bounce_facts(sql: Sql, msg: Inbound, now: datetime) -> Facts:
-    """A bounce: the mails of ours it is about (by VERP, else by the addresses it reports)."""
+def _bounce_facts(sql: Sql, msg: Inbound, settings: Settings, now: datetime) -> Facts:
+    """A bounce: the mails of ours it is about (by VERP, else by the addresses it reports).
+
+    One that came to a VERP address of ours that does not verify is about none:
+    otherwise a forged signature would count against the addresses it names.
+    """
     assert msg.bounce is not None
     if msg.verp is not None:
         found = [sent_mail(sql, msg.verp)]
+    elif sent_to_a_bounce_address(msg.mail, msg.envelope, settings.own_addresses):
+        found = []
     else:
         failed = (*msg.bounce.permanent, *msg.bounce.temporary)
         found = [latest_sent_to(sql, a, now - BOUNCE_LOOKBACK) for a in failed]

@@ -23,6 +23,15 @@ def verp_address(support_address: str, key: SigningKey, outbox_id: int) -> str:
     return f"{base}+bounce-{outbox_id}-{key.id}{sig}@{domain}"
 
 
+def looks_like_verp(address: str, own_addresses: frozenset[str]) -> bool:
+    """True for an address of our bounce form, `support+bounce-...@domain`, signed or not."""
+    local, _, domain = address.strip().strip("<>").lower().partition("@")
+    base, plus, tag = local.partition("+")
+    return (
+        bool(plus) and tag.startswith("bounce-") and f"{base}@{domain}" in own_addresses
+    )
+
+
 def read_verp(address: str, own_addresses: frozenset[str], ring: KeyRing) -> int | None:
     """The outbox row a bounce address of ours names, or None (not ours, not VERP, forged)."""
     local, _, domain = address.strip().strip("<>").lower().partition("@")

@@ -36,10 +36,15 @@ class BounceReport:
 
     @property
     def hard(self) -> bool:
-        """A permanent failure (a 5.x.x status, or an address reported permanent)."""
-        if self.status:
-            return self.status.startswith("5")
-        return bool(self.permanent) or not self.temporary
+        """A permanent failure: the MTA gave up on an address, else a 5.x.x status.
+
+        The action decides before the status: RFC 3464's own example of a
+        delay that became a failure says `Action: failed` with `Status: 4.0.0`,
+        and that mail was deleted from the queue, not delayed.
+        """
+        if self.permanent or self.temporary:
+            return bool(self.permanent)
+        return not self.status or self.status.startswith("5")
 
 
 def read_bounce(raw: bytes) -> BounceReport:

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from tierdesk.parsers.bounce_address import read_verp
+from tierdesk.parsers.bounce_address import looks_like_verp, read_verp
 from tierdesk.parsers.bounces import BounceReport, read_bounce
 from tierdesk.parsers.parsed import Classification, MailKind, ParsedMail
 from tierdesk.parsers.quotes import strip_quoted
@@ -24,7 +24,7 @@ from tierdesk.parsers.reply_address import KeyRing, header_addresses
 from tierdesk.rules.guard import address_key
 from tierdesk.rules.handling.facts import Envelope, Facts, Inbound, SentMail
 from tierdesk.rules.handling.mails import agent_notice
-from tierdesk.rules.handling.outcome import OutcomeKind
+from tierdesk.rules.handling.outcome import ALREADY_STORED, OutcomeKind
 from tierdesk.rules.handling.plan import (
     Change,
     MailSpec,
@@ -72,6 +72,8 @@ def plan_bounce(msg: Inbound, facts: Facts, settings: Settings) -> Plan | None:
     report = msg.bounce or BounceReport()
     if not facts.bounced:
         return None
+    if facts.match.duplicate:  # the same bounce delivered again: it counted once
+        return Plan(OutcomeKind.DUPLICATE, ALREADY_STORED, facts.match.ticket)
     hard = report.hard
     why = report.diagnostic or "no reason given"
     changes: list[Change] = []
@@ -90,7 +92,7 @@ def plan_bounce(msg: Inbound, facts: Facts, settings: Settings) -> Plan | None:
             mails += _tell_the_author(sent, failed, settings)
     ticket = next((s.ticket for s in facts.bounced if s.ticket), None)
     reason = f"bounce: {'; '.join(f'#{s.id} to {s.recipient}' for s in facts.bounced)}: {why}"
-    if ticket is None or facts.match.duplicate:
+    if ticket is None:
         return Plan(OutcomeKind.IGNORED, reason, None, changes=tuple(changes))
     return Plan(
         OutcomeKind.APPENDED,
@@ -153,18 +155,36 @@ def bounce_target(
 
     Headers count here: only we can sign a VERP address, so a forged one proves nothing.
     """
-    candidates = [
-        *envelope.recipients,
-        *header_addresses(mail),
-        *mail.trace_values("delivered-to"),
-        *mail.trace_values("x-original-to"),
-    ]
-    for address in candidates:
+    for address in _bounce_addresses(mail, envelope):
         if "+bounce-" in address.lower():
             outbox_id = read_verp(address, own_addresses, keys)
             if outbox_id is not None:
                 return outbox_id
     return None
+
+
+def sent_to_a_bounce_address(
+    mail: ParsedMail, envelope: Envelope, own_addresses: frozenset[str]
+) -> bool:
+    """True when a mail came to an address of our VERP form, whether or not it verifies.
+
+    A bounce there that `bounce_target` could not verify is forged (or signed
+    with a key we no longer have): it must not fall back to the addresses it names.
+    """
+    return any(
+        looks_like_verp(address, own_addresses)
+        for address in _bounce_addresses(mail, envelope)
+    )
+
+
+def _bounce_addresses(mail: ParsedMail, envelope: Envelope) -> list[str]:
+    """Where a bounce says it was sent: the envelope, To and Cc, and the delivery trace."""
+    return [
+        *envelope.recipients,
+        *header_addresses(mail),
+        *mail.trace_values("delivered-to"),
+        *mail.trace_values("x-original-to"),
+    ]
 
 
 def bounce_of(
