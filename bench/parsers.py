@@ -3,7 +3,9 @@
     .venv/bin/python bench/parsers.py                 # n=2000, seed 1
     .venv/bin/python bench/parsers.py -n 500 --parsers tierdesk,fast_mail_parser
 
-Parsers: tierdesk's `parse_mail` (mail-parser + stdlib headers), the stdlib
+Parsers: tierdesk's `parse_mail` (a stdlib compat32 walk; headers decoded by
+parsers/headers.py), mail-parser's `parse_from_bytes` (what `parse_mail` used
+before issue 10), the stdlib
 `email` package with compat32 and with policy.default (parse, decode Subject
 and From, walk the parts for text/plain and text/html and the attachments'
 bytes), and fast-mail-parser when it is installed (skipped otherwise).
@@ -48,7 +50,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.corpus import generate
 from bench.mutations import extreme_cases, large_attachment_message, mutations
 
-PARSERS = ("tierdesk", "stdlib_compat32", "stdlib_default", "fast_mail_parser")
+PARSERS = (
+    "tierdesk",
+    "mail_parser",
+    "stdlib_compat32",
+    "stdlib_default",
+    "fast_mail_parser",
+)
 SHOWN = 200  # characters of a subject or text kept in a worker's record
 TINY = (
     b"From: A <a@example.com>\nTo: b@example.com\nSubject: warm-up\n"
@@ -193,6 +201,39 @@ def _stdlib_default() -> Callable[[bytes], Extract]:
     return run
 
 
+def _mail_parser() -> Callable[[bytes], Extract]:
+    """mail-parser's `parse_from_bytes`, as tierdesk used it before issue 10."""
+    import base64
+
+    import mailparser
+
+    def run(raw: bytes) -> Extract:
+        """Parse once and read its properties; attachments' payloads are base64 strings."""
+        mail = mailparser.parse_from_bytes(raw)
+        sender = mail.from_[0][1] if mail.from_ else ""
+        attachments = [
+            (
+                a.get("filename") or "",
+                len(
+                    base64.b64decode(a["payload"]) if a.get("binary") else a["payload"]
+                ),
+            )
+            for a in mail.attachments
+        ]
+        subject = mail.subject if isinstance(mail.subject, str) else str(mail.subject)
+        return Extract(
+            subject,
+            sender,
+            len(mail.to),
+            "\n".join(mail.text_plain),
+            "\n".join(mail.text_html),
+            attachments,
+            list(mail.defects_categories),
+        )
+
+    return run
+
+
 def _fast_mail_parser() -> Callable[[bytes], Extract]:
     """fast-mail-parser's `parse_email` (full mode); notes are its warning kinds."""
     from fast_mail_parser import parse_email
@@ -215,6 +256,7 @@ def _fast_mail_parser() -> Callable[[bytes], Extract]:
 
 LOADERS: dict[str, Callable[[], Callable[[bytes], Extract]]] = {
     "tierdesk": _tierdesk,
+    "mail_parser": _mail_parser,
     "stdlib_compat32": _stdlib_compat32,
     "stdlib_default": _stdlib_default,
     "fast_mail_parser": _fast_mail_parser,
