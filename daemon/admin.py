@@ -129,7 +129,7 @@ def spool_list(args: argparse.Namespace, runtime: Runtime) -> int:
         "ticket",
         "size",
         "message_id",
-        "error",
+        "why",
     ]
     emit(
         args,

@@ -10,7 +10,7 @@ from typing import Any
 
 from peewee import DatabaseError
 
-from tierdesk.daemon import admin, retention, trust_admin
+from tierdesk.daemon import admin, contacts_admin, retention, trust_admin
 from tierdesk.daemon.checks import run_checks
 from tierdesk.daemon.config import Config
 from tierdesk.daemon.config_load import load_config
@@ -177,6 +177,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=admin.tickets_update, needs_rules=True)
     trust_admin.add_participants_command(tickets, common)
     trust_admin.add_commands(sub, common)
+    contacts_admin.add_contacts_command(sub, common)
 
     box = sub.add_parser("outbox", help="outgoing mail").add_subparsers(
         title="outbox commands"

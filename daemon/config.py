@@ -78,6 +78,14 @@ class SupportConfig:
         ),
         default=Duration(30 * 86400),
     )
+    own_list_ids: list[str] = field(
+        **_help(
+            "List-Ids of our own lists in front of the support address (a Google Group, "
+            "a Mailman list), e.g. support.example.com: their mail counts as its "
+            "author's, not as list mail"
+        ),
+        default_factory=list,
+    )
     status_words: list[str] = field(
         **_help(
             "a new mail whose subject (or first line) is one of these gets the list of the sender's tickets"

@@ -141,6 +141,7 @@ class Pipeline:
             envelope.sender if from_imap else row.mail_from,
             live.own_addresses,
             live.composer.instance_id,
+            live.settings.own_list_ids,
         )
         subject = parse_subject(mail.subject, live.settings.subject_tag)
         verp = bounce_target(mail, envelope, live.own_addresses, live.keys)

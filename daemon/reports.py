@@ -144,6 +144,8 @@ def spool_rows(state: str | None = None, limit: int = 100) -> list[dict[str, Any
             "ticket": item.ticket.number if item.ticket_id else None,
             "attempts": item.attempts,
             "error": item.error,
+            # why it ended as it did: the error, the outcome's reason, or the admin's
+            "why": item.drop_reason or item.error,
         }
         for item in spool.list_items(state, limit)
     ]

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tierdesk.daemon.admin import EX_NOTFOUND, EX_USAGE, emit
+from tierdesk.daemon.mail_path import mail_path
 from tierdesk.daemon.runtime import Runtime
 from tierdesk.rules.yamlschema import Duration, convert_scalar
 from tierdesk.rules.yamlsource import Located, Problem
@@ -123,7 +124,10 @@ def spool_why(args: argparse.Namespace, runtime: Runtime) -> int:
     if detail is None:
         print(f"tierdesk: no spool item {args.id}", file=sys.stderr)
         return EX_NOTFOUND
-    emit(args, _detail_dict(detail), format_why)
+    data = _detail_dict(detail)
+    item = spool.load(runtime.sql, args.id)
+    data["hops"] = [asdict(h) for h in mail_path(item.raw)] if item and item.raw else []
+    emit(args, data, format_why)
     return 0
 
 
@@ -160,12 +164,21 @@ def format_why(d: dict[str, Any]) -> str:
         f"  ticket      {d['ticket'] if d['ticket'] is not None else '-'}",
         f"  raw         {raw}",
     ]
+    if d.get("hops"):
+        lines.append("  path        as its Received headers claim, first hop first:")
+        lines += [_format_hop(h) for h in d["hops"]]
     if d["state"] == "quarantined":
         lines.append(
             f"next: `tierdesk spool release {d['id']}` to process it again, or "
             f"`tierdesk spool drop {d['id']} --reason TEXT` to give up on it"
         )
     return "\n".join(lines)
+
+
+def _format_hop(hop: dict[str, Any]) -> str:
+    delay = f" +{hop['delay']:g}s" if hop["delay"] else ""
+    how = f" with {hop['with_']}" if hop["with_"] else ""
+    return f"    {hop['number']:>2}. {hop['from_'] or '?'} -> {hop['by'] or '?'}{how}, {hop['date'] or '?'}{delay}"
 
 
 def parse_age(text: str) -> float | None:

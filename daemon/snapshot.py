@@ -67,6 +67,9 @@ def settings_of(config: Config, rules: RuleSet) -> Settings:
     return Settings(
         rules=rules,
         own_addresses=frozenset(a.lower() for a in support.addresses),
+        own_list_ids=frozenset(
+            i.strip().strip("<>").lower() for i in support.own_list_ids
+        ),
         subject_tag=support.subject_tag,
         languages=tuple(support.languages),
         default_language=support.default_language,

@@ -11,8 +11,17 @@ that matches wins, naming its evidence in `reason`:
    X-Autoreply/X-Autorespond, `Precedence: auto_reply`, read receipts,
    Exchange "Automatic reply:" messages.
 4. AUTO_GENERATED: `Auto-Submitted: auto-generated` (monitoring, cron).
-5. LIST: List-Id/List-Post/List-Unsubscribe, bulk/junk/list precedence, X-Mailing-List.
-6. HUMAN.
+5. LIST: List-Id, List-Post, X-Mailing-List, `Precedence: list` -- mail a
+   list sent to its members. It never opens a ticket.
+6. BULK: `List-Unsubscribe` or `Precedence: bulk`/`junk` alone. Newsletters
+   carry them, but so does every mail of some senders (gateways and mail
+   services add them to stay out of spam folders), so BULK opens a ticket
+   like a person's mail and only gets no acknowledgement.
+7. HUMAN.
+
+Mail that came through a list of our own (`own_list_ids`: a Google Group or
+Mailman list in front of the support address) is judged without the list's
+headers, which say nothing about its author.
 """
 
 from __future__ import annotations
@@ -26,7 +35,8 @@ from tierdesk.parsers.parsed import Classification, MailKind, ParsedMail
 _NULL_SENDERS = ("", "<>")
 _DAEMON_LOCAL_PARTS = ("mailer-daemon", "postmaster")
 _COMMENT_RE = re.compile(r"\([^()]*\)")
-_LIST_HEADERS = ("list-id", "list-post", "list-unsubscribe", "x-mailing-list")
+_LIST_HEADERS = ("list-id", "list-post", "x-mailing-list")
+_LIST_ID_RE = re.compile(r"<([^<>]+)>")
 # Subject prefixes Exchange/Outlook put on out-of-office replies, which
 # carry no RFC 3834 header in older Exchange versions.
 _EXCHANGE_AUTO_REPLY_RE = re.compile(
@@ -52,30 +62,66 @@ def classify(
     envelope_sender: str | None,
     own_addresses: frozenset[str],
     instance_id: str,
+    own_list_ids: frozenset[str] = frozenset(),
 ) -> Classification:
     """Classify a parsed message; `envelope_sender` None means unknown, "" or "<>" null.
 
     The first matching rule wins; `reason` names the evidence.
     """
-    for rule in (_loop, _bounce, _auto_reply, _auto_generated, _mailing_list):
+    if came_through_own_list(mail, own_list_ids):
+        # Sender, Return-Path and envelope are the list's (our own address)
+        rules = [_loop_of_author, _bounce, _auto_reply, _auto_generated]
+    else:
+        rules = [_loop, _bounce, _auto_reply, _auto_generated, _mailing_list, _bulk]
+    for rule in rules:
         verdict = rule(mail, envelope_sender, own_addresses, instance_id)
         if verdict is not None:
             return verdict
     return Classification(MailKind.HUMAN)
 
 
+def came_through_own_list(mail: ParsedMail, own_list_ids: frozenset[str]) -> bool:
+    """True when the List-Id names one of our own lists (`support.example.com`)."""
+    if not own_list_ids:
+        return False
+    value = mail.header("list-id")
+    found = _LIST_ID_RE.search(value)
+    list_id = (found.group(1) if found else value).strip().lower()
+    return bool(list_id) and list_id in own_list_ids
+
+
 def _loop(
     mail: ParsedMail, envelope: str | None, own: frozenset[str], instance_id: str
 ) -> Classification | None:
-    marker = mail.header("x-tierdesk-loop")
-    if instance_id and marker and marker.strip().lower() == instance_id.strip().lower():
-        return Classification(MailKind.LOOP, f"X-Tierdesk-Loop: {marker.strip()}")
-    senders = [
-        ("From", mail.from_.email if mail.from_ else ""),
+    carriers = [
         ("Sender", mail.header("sender")),
         ("Return-Path", mail.header("return-path")),
         ("envelope sender", envelope or ""),
     ]
+    verdict = _looped(mail, carriers, own, instance_id)
+    if verdict is not None and mail.header("list-id"):
+        # our address as a list's sender: most likely a list of ours, not configured
+        hint = f"; if {mail.header('list-id')!r} is our own list, name it in support.own_list_ids"
+        return Classification(verdict.kind, verdict.reason + hint)
+    return verdict
+
+
+def _loop_of_author(
+    mail: ParsedMail, envelope: str | None, own: frozenset[str], instance_id: str
+) -> Classification | None:
+    return _looped(mail, [], own, instance_id)
+
+
+def _looped(
+    mail: ParsedMail,
+    carriers: list[tuple[str, str]],
+    own: frozenset[str],
+    instance_id: str,
+) -> Classification | None:
+    marker = mail.header("x-tierdesk-loop")
+    if instance_id and marker and marker.strip().lower() == instance_id.strip().lower():
+        return Classification(MailKind.LOOP, f"X-Tierdesk-Loop: {marker.strip()}")
+    senders = [("From", mail.from_.email if mail.from_ else ""), *carriers]
     for name, value in senders:
         if value and is_own_address(value, own):
             return Classification(
@@ -150,9 +196,19 @@ def _mailing_list(
     for name in _LIST_HEADERS:
         if mail.header(name):
             return Classification(MailKind.LIST, f"{_title(name)} present")
+    if _token(mail.header("precedence")) == "list":
+        return Classification(MailKind.LIST, "Precedence: list")
+    return None
+
+
+def _bulk(
+    mail: ParsedMail, envelope: str | None, own: frozenset[str], instance_id: str
+) -> Classification | None:
+    if mail.header("list-unsubscribe"):
+        return Classification(MailKind.BULK, "List-Unsubscribe present")
     precedence = _token(mail.header("precedence"))
-    if precedence in ("bulk", "junk", "list"):
-        return Classification(MailKind.LIST, f"Precedence: {precedence}")
+    if precedence in ("bulk", "junk"):
+        return Classification(MailKind.BULK, f"Precedence: {precedence}")
     return None
 
 

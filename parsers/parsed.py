@@ -83,6 +83,7 @@ class MailKind(enum.StrEnum):
     AUTO_REPLY = "auto_reply"
     BOUNCE = "bounce"
     LIST = "list"
+    BULK = "bulk"
     LOOP = "loop"
 
 
@@ -99,14 +100,24 @@ class Classification:
         return self.kind is not MailKind.HUMAN
 
     @property
+    def is_person(self) -> bool:
+        """True when the desk treats the sender as a person: a human, or bulk-marked mail.
+
+        Bulk marks (`List-Unsubscribe`, `Precedence: bulk`) are on some people's
+        every mail, so such mail reopens tickets, notifies agents and may act
+        for an agent; it only gets nothing automatic back (`is_automatic`).
+        """
+        return self.kind in (MailKind.HUMAN, MailKind.BULK)
+
+    @property
     def may_open_ticket(self) -> bool:
         """True when the message may open a ticket if it threads nowhere.
 
-        Humans and machine notifications (monitoring, cron: `auto-generated`)
-        do; auto-replies, bounces, list traffic and our own mail only attach
-        to a ticket they thread into.
+        Humans, bulk-marked mail and machine notifications (monitoring, cron:
+        `auto-generated`) do; auto-replies, bounces, list traffic and our own
+        mail only attach to a ticket they thread into.
         """
-        return self.kind in (MailKind.HUMAN, MailKind.AUTO_GENERATED)
+        return self.kind in (MailKind.HUMAN, MailKind.BULK, MailKind.AUTO_GENERATED)
 
 
 @dataclass(frozen=True)

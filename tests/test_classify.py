@@ -71,7 +71,7 @@ def verdict(m: ParsedMail, envelope: str | None = None) -> tuple[MailKind, str]:
         ("read_receipt.eml", None, MailKind.AUTO_REPLY, "disposition-notification"),
         ("exchange_out_of_office.eml", None, MailKind.AUTO_REPLY, "Automatic reply"),
         ("mailing_list_post.eml", None, MailKind.LIST, "List-Id present"),
-        ("precedence_bulk.eml", None, MailKind.LIST, "Precedence: bulk"),
+        ("precedence_bulk.eml", None, MailKind.BULK, "Precedence: bulk"),
     ],
 )
 def test_real_messages_are_classified(
@@ -196,9 +196,7 @@ def test_localised_exchange_out_of_office_is_an_auto_reply(subject: str) -> None
     assert verdict(oof)[0] is MailKind.AUTO_REPLY
 
 
-@pytest.mark.parametrize(
-    "header", ["List-Id", "List-Post", "List-Unsubscribe", "X-Mailing-List"]
-)
+@pytest.mark.parametrize("header", ["List-Id", "List-Post", "X-Mailing-List"])
 def test_list_headers_mark_list_traffic(header: str) -> None:
     assert verdict(mail({header: "<x.lists.example>"})) == (
         MailKind.LIST,
@@ -206,12 +204,40 @@ def test_list_headers_mark_list_traffic(header: str) -> None:
     )
 
 
-@pytest.mark.parametrize("value", ["bulk", "junk", "list", "BULK"])
-def test_bulk_precedence_marks_list_traffic(value: str) -> None:
-    assert verdict(mail({"Precedence": value})) == (
-        MailKind.LIST,
-        f"Precedence: {value.lower()}",
+def test_list_precedence_marks_list_traffic() -> None:
+    assert verdict(mail({"Precedence": "List"})) == (MailKind.LIST, "Precedence: list")
+
+
+@pytest.mark.parametrize("value", ["bulk", "junk", "BULK"])
+def test_bulk_precedence_alone_is_bulk_which_may_open_a_ticket(value: str) -> None:
+    found = classify(mail({"Precedence": value}), None, OWN, INSTANCE)
+    assert (found.kind, found.reason) == (MailKind.BULK, f"Precedence: {value.lower()}")
+    assert found.may_open_ticket and found.is_person and found.is_automatic
+
+
+def test_list_unsubscribe_alone_is_bulk_not_list() -> None:
+    # Mail services add it to every mail they relay (Gmail's bulk-sender rules)
+    found = verdict(mail({"List-Unsubscribe": "<mailto:unsub@mailer.example>"}))
+    assert found == (MailKind.BULK, "List-Unsubscribe present")
+
+
+def test_list_id_with_list_unsubscribe_is_list_traffic() -> None:
+    headers = {"List-Id": "<news.monarch.example>", "List-Unsubscribe": "<mailto:u@x>"}
+    assert verdict(mail(headers))[0] is MailKind.LIST
+
+
+def test_mail_through_our_own_list_is_judged_without_the_list_headers() -> None:
+    via_group = mail(
+        {
+            "List-Id": "Support <support.acme.example>",
+            "List-Unsubscribe": "<mailto:support+unsubscribe@acme.example>",
+            "Precedence": "list",
+        }
     )
+    own = frozenset({"support.acme.example"})
+    assert classify(via_group, None, OWN, INSTANCE, own).kind is MailKind.HUMAN
+    other = frozenset({"sales.acme.example"})
+    assert classify(via_group, None, OWN, INSTANCE, other).kind is MailKind.LIST
 
 
 @pytest.mark.parametrize(

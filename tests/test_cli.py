@@ -63,7 +63,9 @@ def test_inject_prints_one_json_line_per_message(capsys, config_file):
         "message_id": "request-1@customer.example",
         "outcome": "new_ticket",
         "ticket": 1,
-        "reason": "",
+        # inject without --mail-from knows no envelope: nothing proves the sender
+        "reason": "no acknowledgement: the sender alice@customer.example is not "
+        "verified: no envelope sender is known, and no trusted DMARC/SPF pass",
     }
     assert "Auto-Submitted" in rows[3]["reason"]
 

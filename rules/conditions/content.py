@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Self
 
+from tierdesk.parsers.parsed import MailKind
 from tierdesk.rules.conditions.base import (
     Condition,
     Facts,
@@ -15,7 +16,7 @@ from tierdesk.rules.conditions.base import (
 from tierdesk.rules.conditions.reading import read_strings
 from tierdesk.rules.yamlsource import Located, Problem
 
-CLASSIFICATIONS = ("human", "auto_generated", "auto_reply", "bounce", "list", "loop")
+CLASSIFICATIONS = tuple(kind.value for kind in MailKind)
 
 
 def _is_one_of(key: str, actual: str, passed: bool, values: tuple[str, ...]) -> str:

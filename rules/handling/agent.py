@@ -81,7 +81,7 @@ def plan_agent_mail(
         return ignore(
             f"the signed address names ticket {target.ticket}, which does not exist"
         )
-    if msg.classification.is_automatic:
+    if not msg.classification.is_person:
         return robot_note(msg, agent, target.role, ticket, facts)
     if target.role == "vendor":
         return vendor_note(msg, agent, ticket, facts, settings)
@@ -186,7 +186,11 @@ def act(
     mails: list[MailSpec] = []
     if answered:
         files = tuple(a for a in mail.attachments if not a.inline)
-        mails.append(agent_reply(agent, requester_of(after), text, files, cause))
+        mails.append(
+            agent_reply(
+                agent, requester_of(after), text, files, cause, settings.default_language
+            )
+        )
     told = status.args[0] if status and not note else None
     if told in CUSTOMER_SHOULD_KNOW or (told == "pending" and answered):
         mails.append(

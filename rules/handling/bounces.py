@@ -135,7 +135,7 @@ def repeated_text_is_a_robot(msg: Inbound, repeats: int, settings: Settings) -> 
     Auto-responders that set no header otherwise look like people, and two
     of them answering each other through us would never stop.
     """
-    if msg.classification.kind is not MailKind.HUMAN:
+    if not msg.classification.is_person:
         return msg
     limit = settings.limits.repeats_are_robots
     if repeats + 1 < limit:

@@ -199,7 +199,7 @@ POLICIES: tuple[Policy, ...] = (
 def actor_of(msg: Inbound) -> str:
     """How the history names the sender: a customer, or the kind of robot."""
     kind = msg.classification
-    who = "customer" if not kind.is_automatic else kind.kind.value
+    who = "customer" if kind.is_person else kind.kind.value
     return f"{who}:{msg.sender}"
 
 
@@ -240,7 +240,8 @@ def open_ticket(
     )
     return Plan(
         OutcomeKind.NEW_TICKET,
-        "",
+        # `tierdesk spool list` shows why a new ticket got no acknowledgement
+        f"no acknowledgement: {refusal}" if refusal else "",
         NewTicket(
             msg.subject.title,
             requester,
@@ -280,7 +281,7 @@ def join_ticket(msg: Inbound, facts: Facts, settings: Settings) -> Plan:
     assert ticket is not None
     actor = actor_of(msg)
     kind = message_kind(msg)
-    person = not msg.classification.is_automatic
+    person = msg.classification.is_person
     detail = f"{kind} via {match.via}"
     if match.stranger:
         detail += f" (unverified: {msg.sender} is not a participant)"

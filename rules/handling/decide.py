@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from tierdesk.parsers.parsed import MailKind
 from tierdesk.parsers.reply_address import KeyRing, first_signed, header_addresses
 from tierdesk.rules.decision import Decision
 from tierdesk.rules.handling.agent import plan_agent_mail
@@ -85,7 +84,7 @@ def remembered(plan: Plan, msg: Inbound, facts: Facts, settings: Settings) -> Pl
     acted = plan.outcome in (OutcomeKind.NEW_TICKET, OutcomeKind.APPENDED)
     if facts.fingerprint and acted:
         changes.append(RememberText(msg.sender, facts.fingerprint))
-    person = msg.sender and msg.classification.kind is MailKind.HUMAN
+    person = msg.sender and msg.classification.is_person
     if person and sender_verification(msg.mail, msg.envelope, settings):
         changes.append(ForgiveBounces(msg.sender))
     return replace(plan, changes=(*plan.changes, *changes)) if changes else plan

@@ -46,6 +46,7 @@ class Settings:
 
     rules: RuleSet = field(default_factory=lambda: RuleSet("(built-in)"))
     own_addresses: frozenset[str] = frozenset({"support@localhost"})
+    own_list_ids: frozenset[str] = frozenset()  # our own lists in front of support
     subject_tag: str = "TIERDESK"
     languages: tuple[str, ...] = ("en", "ru")
     default_language: str = "en"

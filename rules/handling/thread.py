@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from tierdesk.parsers.classify import is_own_address
-from tierdesk.parsers.parsed import MailKind, ParsedMail
+from tierdesk.parsers.parsed import ParsedMail
 from tierdesk.parsers.subject import is_status_request
 from tierdesk.rules.guard import address_key
 from tierdesk.rules.handling.facts import Inbound, ThreadMatch, TicketFacts
@@ -76,7 +76,7 @@ def too_late_to_reopen(
     if (
         ticket is None
         or match.duplicate
-        or msg.classification.kind is not MailKind.HUMAN
+        or not msg.classification.is_person
         or ticket.status not in CLOSED_STATUSES
         or resolved_at is None
         or resolved_at >= now - timedelta(seconds=settings.reopen_within)
@@ -113,7 +113,7 @@ def strangers_stay_out(
     if (
         ticket is None
         or match.duplicate
-        or msg.classification.kind is not MailKind.HUMAN
+        or not msg.classification.is_person
         or not msg.sender
         or is_participant(msg.sender, ticket, participants, settings)
     ):
@@ -126,7 +126,7 @@ def strangers_stay_out(
 def is_a_status_request(msg: Inbound, match: ThreadMatch, settings: Settings) -> bool:
     """A person's new mail whose subject (or first line) is just a status word."""
     return (
-        msg.classification.kind is MailKind.HUMAN
+        msg.classification.is_person
         and match.ticket is None
         and not match.duplicate
         and is_status_request(msg.mail.subject, msg.mail.text, settings.status_words)
