@@ -109,3 +109,48 @@ def test_an_auto_responder_and_an_out_of_office_stay_within_the_limits_for_a_day
         )
     finally:
         desk.runtime.close()
+
+
+def test_an_auto_responder_without_loop_headers_that_opens_new_tickets_stops_within_the_repeat_limit(
+    tmp_path, db_url
+):
+    """It answers every mail of ours with a fresh mail (no In-Reply-To, its own
+    subject), so each answer would open a ticket and earn an acknowledgement."""
+    clock = HandClock(START)
+    desk = next(open_desk(tmp_path, db_url, clock=clock))
+    try:
+        limits = desk.runtime.snapshot.settings.limits
+        new_ticket(desk)
+        answered = 0
+        while clock() < START + timedelta(days=1):
+            for item in (
+                OutboxItem.select()
+                .where(
+                    (OutboxItem.state == "pending") & (OutboxItem.rcpt_key == CUSTOMER)
+                )
+                .order_by(OutboxItem.id)
+            ):
+                OutboxItem.update(state="sent").where(
+                    OutboxItem.id == item.id
+                ).execute()
+                answered += 1
+                desk.receive(
+                    (
+                        f"From: {CUSTOMER}\r\nTo: support@example.com\r\n"
+                        f"Subject: Away from my desk\r\n"
+                        f"Message-ID: <away-{answered}@customer.example>\r\n"
+                        "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+                        "I am away until the 20th and will read your mail then.\r\n"
+                    ).encode()
+                )
+            clock.advance(minutes=5)
+
+        acks = OutboxItem.select().where(
+            (OutboxItem.rcpt_key == CUSTOMER) & (OutboxItem.kind == "ack")
+        )
+        print(f"\nping-pong: {answered} answers from the auto-responder in a day")
+        # the request's own ack, then one per answer until the text repeats too often
+        assert acks.count() == limits.repeats_are_robots
+        assert answered == limits.repeats_are_robots
+    finally:
+        desk.runtime.close()
