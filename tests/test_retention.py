@@ -174,6 +174,36 @@ def test_why_tells_reason_outcome_message_id_envelope_and_ticket(desk):
     assert code == 1 and "no spool item 999" in err
 
 
+def test_why_shows_the_path_the_received_headers_claim(desk):
+    spool_id = desk.mail(
+        "path", raw=(FIXTURES / "lists/gateway_marks_everything_bulk.eml").read_bytes()
+    )
+
+    _, text, _ = desk.run("spool", "why", str(spool_id))
+    hops = desk.why(spool_id)["hops"]
+
+    assert [(h["number"], h["by"], h["delay"]) for h in hops] == [
+        (1, "relay.northwind.example (Postfix)", 0),
+        (2, "mx.example.com", 2.0),
+    ]
+    assert "  path        as its Received headers claim, first hop first:" in text
+    assert (
+        "     2. relay.northwind.example (relay.northwind.example [198.51.100.7]) "
+        "-> mx.example.com with ESMTPS, 2026-11-03T10:02:11+00:00 +2s"
+    ) in text
+
+
+def test_why_prints_no_terminal_escapes_from_the_received_headers(desk):
+    gateway = (FIXTURES / "lists/gateway_marks_everything_bulk.eml").read_bytes()
+    hostile = gateway.replace(b"by mx.example.com", b"by mx\x1b[2J\x9b31m.example.com")
+    spool_id = desk.mail("escapes", raw=hostile)
+
+    _, text, _ = desk.run("spool", "why", str(spool_id))
+
+    assert "path" in text
+    assert "\x1b" not in text and "\x9b" not in text
+
+
 def test_purge_empties_raw_mail_finished_long_ago_and_keeps_everything_else(desk):
     old_done = desk.mail("old")
     recent_done = desk.mail("recent")
