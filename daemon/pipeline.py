@@ -293,6 +293,7 @@ class Pipeline:
         return quarantined(message_id, reason)
 
     def _transient_failure(self, msg: Inbound, exc: Exception) -> Outcome | None:
+        exc = _first_database_error(exc)
         reason = f"storage error: {type(exc).__name__}: {exc}"
         message_id = msg.mail.message_id
         try:
@@ -318,6 +319,17 @@ class Pipeline:
         while processed := self.run_pending():
             total += processed
         return total
+
+
+def _first_database_error(exc: Exception) -> Exception:
+    """The error that started it: SQLite rolls back by itself on a full disk, and
+    the rollback that follows fails with 'no transaction is active', hiding why."""
+    found: BaseException | None = exc
+    for _ in range(8):  # the chain is short; a loop in it must not hang us
+        if found is None or "no transaction is active" not in str(found):
+            break
+        found = found.__context__
+    return found if isinstance(found, Exception) else exc
 
 
 def _log_outcome(msg: Inbound, result: Outcome | None) -> None:
