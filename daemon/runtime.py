@@ -80,7 +80,7 @@ def open_runtime(
     live = Live(build_snapshot(config, rules, instance, keys))
     parser = ParseRunner(config.pipeline.parse_workers, config.pipeline.parse_timeout)
     pipeline = Pipeline(db, sql, live, parser, clock)
-    sender = Sender(sql, config.outgoing_maildir, clock)
+    sender = Sender(sql, config.outgoing_maildir, clock, live)
     return Runtime(db, sql, live, pipeline, sender, clock, instance)
 
 

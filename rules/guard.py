@@ -9,10 +9,15 @@ from __future__ import annotations
 import re
 
 from tierdesk.parsers.classify import is_own_address
+from tierdesk.parsers.idn import (
+    UnwritableAddress,
+    comparable_domain,
+    comparable_local,
+    wire_address,
+)
 from tierdesk.parsers.parsed import Classification
 from tierdesk.rules.handling.settings import Limits
 
-_MAILBOX = re.compile(r"^[^@\s<>()\[\]\\,;:\"]+@[A-Za-z0-9.-]+\.?[A-Za-z0-9-]*$")
 _ROBOT_LOCAL_PART = re.compile(
     r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|mailer[-_.]?daemon|postmaster|bounces?"
     r"|notifications?|alerts?)([+-].*)?$",
@@ -21,16 +26,25 @@ _ROBOT_LOCAL_PART = re.compile(
 
 
 def is_deliverable_address(address: str) -> bool:
-    """True for a plain addr-spec we are willing to put in To: and RCPT TO."""
-    return address.isascii() and bool(_MAILBOX.match(address)) and len(address) <= 254
+    """True for a plain addr-spec we are willing to put in To: and RCPT TO.
+
+    An internationalised domain is (it goes out in A-labels), and so is a
+    UTF-8 local part: whether the relay can carry it is the sender's to find out.
+    """
+    try:
+        wire_address(address)
+    except UnwritableAddress:
+        return False
+    return True
 
 
 def address_key(address: str) -> str:
-    """An address as limits count it: lower-cased, without a `+tag` (alice+1@ is alice@)."""
-    local, at, domain = address.strip().lower().rpartition("@")
+    """An address as limits count it: lower-cased, without a `+tag` (alice+1@ is alice@),
+    the domain in A-labels (olga@пример.рф is olga@xn--e1afmkfd.xn--p1ai)."""
+    local, at, domain = address.strip().rpartition("@")
     if not at:
         return address.strip().lower()
-    return f"{local.split('+', 1)[0]}@{domain}"
+    return f"{comparable_local(local.split('+', 1)[0])}@{comparable_domain(domain)}"
 
 
 def is_robot_address(address: str) -> bool:

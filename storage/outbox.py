@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from tierdesk.parsers.idn import readable_address
 from tierdesk.rules.guard import address_key
 from tierdesk.storage.models import OutboxItem
 from tierdesk.storage.sql import Sql
@@ -45,6 +46,15 @@ class OutboxRow:
     message_id: str
     raw: bytes
     attempts: int
+    ticket_id: int | None = None
+    kind: str = ""
+    author: str = ""  # the agent whose answer it relays: told if it fails
+
+    @property
+    def needs_smtputf8(self) -> bool:
+        """True when an envelope address or a header is UTF-8: only SMTPUTF8 carries that."""
+        addresses = (self.mail_from, *self.rcpt_tos)
+        return not all(a.isascii() for a in addresses) or not self.raw.isascii()
 
 
 def queue(
@@ -78,7 +88,7 @@ def queue(
         ticket_id,
         "system",
         f"{mail.kind}_queued",
-        detail=f"to {', '.join(mail.rcpt_tos)}: {why}",
+        detail=f"to {', '.join(readable_address(r) for r in mail.rcpt_tos)}: {why}",
         now=now,
     )
     return outbox_id
@@ -140,13 +150,25 @@ def sent_since(
 def due(sql: Sql, now: datetime, limit: int = 50) -> list[OutboxRow]:
     """Pending mails whose next attempt is due, oldest first."""
     rows = sql.all(
-        "SELECT id, mail_from, rcpt_tos, message_id, raw, attempts FROM outbox"
-        " WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+        "SELECT id, mail_from, rcpt_tos, message_id, raw, attempts, ticket_id, kind,"
+        " author FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?"
+        " ORDER BY next_attempt_at, id LIMIT ?",
         now,
         limit,
     )
     return [
-        OutboxRow(r[0], r[1], json.loads(r[2]), r[3], bytes(r[4]), r[5]) for r in rows
+        OutboxRow(
+            r[0],
+            r[1],
+            json.loads(r[2]),
+            r[3],
+            bytes(r[4]),
+            r[5],
+            r[6],
+            r[7],
+            r[8] or "",
+        )
+        for r in rows
     ]
 
 

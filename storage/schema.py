@@ -166,6 +166,34 @@ def _v7_intake_retention(db: Database) -> None:
     db.create_tables([ImapMissingBody], safe=True)
 
 
+def _v8_idn_keys(db: Database) -> None:
+    """Addresses at an internationalised domain are keyed by its A-labels, so that
+    olga@пример.рф and olga@xn--e1afmkfd.xn--p1ai are one customer.
+
+    Only contacts and participants can hold such keys: no mail to an
+    address that was not ASCII could be written before, so no outbox row
+    or bounce score has one, and recent texts age out within hours.
+    """
+    for contact_id, email in db.execute_sql("SELECT id, email FROM contact").fetchall():
+        if not email.isascii():
+            Contact.update(email_key=address_key(email)[:320]).where(
+                Contact.id == contact_id
+            ).execute()
+    rows = db.execute_sql("SELECT id, ticket_id, address FROM participant").fetchall()
+    for row_id, ticket_id, address in rows:
+        key = address_key(address)[:320]
+        if address.isascii() or key == address:
+            continue
+        if (
+            Participant.select()
+            .where((Participant.ticket == ticket_id) & (Participant.address == key))
+            .exists()
+        ):  # both spellings were on the ticket: they are one participant now
+            Participant.delete().where(Participant.id == row_id).execute()
+        else:
+            Participant.update(address=key).where(Participant.id == row_id).execute()
+
+
 MIGRATIONS: dict[int, Callable[[Database], None]] = {
     2: _v2_imap,
     3: _v3_sla,
@@ -173,6 +201,7 @@ MIGRATIONS: dict[int, Callable[[Database], None]] = {
     5: _v5_trust,
     6: _v6_bounces,
     7: _v7_intake_retention,
+    8: _v8_idn_keys,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

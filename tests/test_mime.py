@@ -5,6 +5,8 @@ from __future__ import annotations
 import email
 import email.policy
 
+import pytest
+
 from tierdesk.daemon.outgoing.mime import build_message, encode_words, fold, mailbox
 
 
@@ -65,3 +67,28 @@ def test_long_references_are_folded():
         read(build_message([("References", folded)], "x"))["References"].split()
         == ids.split()
     )
+
+
+def test_a_utf8_address_is_written_as_utf8_with_its_display_name_still_encoded():
+    headers = [("To", mailbox("Олег Смирнов", "олег@xn--e1afmkfd.xn--p1ai"))]
+
+    raw = build_message(headers, "Здравствуйте!\n", utf8=True)
+
+    to = raw.split(b"\r\n\r\n", 1)[0].replace(b"\r\n ", b" ").split(b"\r\n")[0]
+    assert to.startswith(b"To: =?utf-8?b?")
+    assert to.endswith("<олег@xn--e1afmkfd.xn--p1ai>".encode())
+    # the modern parser reads RFC 6532 headers from text, not from bytes
+    msg = email.message_from_string(raw.decode("utf-8"), policy=email.policy.default)
+    [address] = msg["To"].addresses
+    assert (address.display_name, address.addr_spec) == (
+        "Олег Смирнов",
+        "олег@xn--e1afmkfd.xn--p1ai",
+    )
+    assert content(msg) == "Здравствуйте!\n"
+
+
+def test_a_utf8_address_is_refused_in_a_mail_that_must_be_ascii():
+    headers = [("To", mailbox("", "олег@xn--e1afmkfd.xn--p1ai"))]
+
+    with pytest.raises(UnicodeEncodeError):
+        build_message(headers, "x")

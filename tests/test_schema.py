@@ -125,7 +125,7 @@ def test_version_1_database_is_migrated_with_its_data(db_url):
     with pytest.raises(SchemaError, match="version 1"):
         ensure_schema(db)
 
-    assert upgrade(db) == [2, 3, 4, 5, 6, 7]
+    assert upgrade(db) == list(range(2, SCHEMA_VERSION + 1))
 
     ensure_schema(db)
     assert "mailbox" in [c.name for c in db.get_columns("spool")]
@@ -205,7 +205,7 @@ def test_version_4_database_gets_keys_participants_and_counted_addresses(db_url)
     )
     _back_to_version_4(db)
 
-    assert upgrade(db) == [5, 6, 7]
+    assert upgrade(db) == list(range(5, SCHEMA_VERSION + 1))
 
     assert Contact.get().email_key == "alice@customer.example"
     assert [

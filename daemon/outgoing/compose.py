@@ -9,6 +9,10 @@ agent). An agent's answer goes out from the support address: the agent's
 name may show, their own address never. No customer-controlled text reaches
 a header with a line break in it. Message-IDs are derived from what caused
 the mail, so processing a cause twice can never mint two different mails.
+The recipient goes out as the mail system carries it (parsers/idn.py): the
+domain in IDNA A-labels, a UTF-8 local part as it is, in a mail that only
+an SMTPUTF8 relay will take; an address that cannot be written at all is
+CannotCompose, never an exception that would cost the message.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from tierdesk.daemon.config import SupportConfig
 from tierdesk.daemon.outgoing.mime import build_message, encode_words, fold, mailbox
 from tierdesk.daemon.outgoing.templating import Templates
 from tierdesk.parsers.bounce_address import verp_address
+from tierdesk.parsers.idn import UnwritableAddress, wire_address
 from tierdesk.parsers.reply_address import CUSTOMER, SigningKey, sign
 from tierdesk.parsers.subject import format_subject, parse_subject
 from tierdesk.rules.handling.echo import NAME_CHARS, SUBJECT_CHARS, safe_echo
@@ -42,6 +47,15 @@ def sanitize_header_text(value: str, limit: int = MAX_SUBJECT_CHARS) -> str:
 
 class CannotCompose(Exception):
     """A mail that renders but cannot be put together (an address we cannot write)."""
+
+
+def _recipient(address: str) -> tuple[str, bool]:
+    """The recipient as we write it, and whether that takes SMTPUTF8; or CannotCompose."""
+    try:
+        wire = wire_address(address)
+    except UnwritableAddress as exc:
+        raise CannotCompose(str(exc)) from exc
+    return wire.address, wire.smtputf8
 
 
 class Composer:
@@ -81,7 +95,11 @@ class Composer:
         thread: Thread,
         now: datetime,
     ) -> OutgoingMail:
-        """Render a spec's template (for a ticket, or for none) and assemble the mail."""
+        """Render a spec's template (for a ticket, or for none) and assemble the mail.
+
+        Raises TemplateFailure or CannotCompose; nothing else for any recipient.
+        """
+        recipient, smtputf8 = _recipient(spec.to.key)
         number = ticket.number if ticket else 0
         if spec.echo_safe and ticket is not None:
             ticket = replace(ticket, subject=safe_echo(ticket.subject, SUBJECT_CHARS))
@@ -112,7 +130,7 @@ class Composer:
                     sanitize_header_text(from_name, MAX_NAME_CHARS), self.support.sender
                 ),
             ),
-            ("To", mailbox(sanitize_header_text(to_name, MAX_NAME_CHARS), spec.to.key)),
+            ("To", mailbox(sanitize_header_text(to_name, MAX_NAME_CHARS), recipient)),
             ("Reply-To", reply_to),
             ("Subject", encode_words(subject)),
             ("Date", format_datetime(now)),
@@ -137,17 +155,25 @@ class Composer:
         if ticket is not None:
             headers.append(("X-Tierdesk-Ticket", str(number)))
         files = [(a.filename, a.content_type, a.data) for a in spec.attachments]
+        try:
+            raw = build_message(headers, rendered.text, rendered.html, files, smtputf8)
+        except UnicodeEncodeError as exc:
+            # only our own configuration can put other non-ASCII text in a header
+            raise CannotCompose(
+                f"a header would not be ASCII ({exc.object[exc.start : exc.end]!r}):"
+                " write the support address and Message-ID domain in ASCII (xn--) form"
+            ) from exc
         return OutgoingMail(
             kind=spec.kind,
             message_id=message_id,
             mail_from=self.support.sender,
-            rcpt_tos=(spec.to.key,),
+            rcpt_tos=(recipient,),
             subject=subject,
             text=rendered.text,
             html=rendered.html,
             in_reply_to=thread.in_reply_to or "",
             references=thread.references,
-            raw=build_message(headers, rendered.text, rendered.html, files),
+            raw=raw,
             limit_class=spec.limit_class,
             author=spec.author,
         )

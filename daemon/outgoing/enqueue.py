@@ -42,8 +42,10 @@ def queue_mails(
 ) -> list[str]:
     """Render each spec and queue it, in order; returns why any could not be sent.
 
-    A mail that cannot go is an event on the ticket, and where the spec names
-    someone to tell (an agent whose answer it was), they get a short note.
+    A mail that cannot go is an event on the ticket naming the mail, the
+    address and why, and where the spec names someone to tell (an agent
+    whose answer it was), they get a short note; that note names nobody to
+    tell in turn, so a note that cannot go either ends there.
     """
     failures = []
     for spec in specs:
@@ -62,7 +64,9 @@ def queue_mails(
             record_event(sql, ticket.id, actor, kind, detail=problem, now=now)
         if spec.fallback is not None:
             told = replace(
-                spec.fallback, context={**spec.fallback.context, "reason": problem}
+                spec.fallback,
+                context={**spec.fallback.context, "reason": problem},
+                fallback=None,  # a note that cannot go tells nobody in turn
             )
             queue_mails(sql, composer, ticket, [told], now, limits, actor)
     return failures
@@ -95,7 +99,7 @@ def _queue_one(
     try:
         mail = composer.compose(ticket, spec, thread, now)
     except (TemplateFailure, CannotCompose) as exc:
-        return f"{UNRENDERED}{exc}"
+        return f"{UNRENDERED}{spec.kind} to {spec.to.key}: {exc}"
     outbox_id = outbox.queue(sql, ticket.id if ticket else None, mail, spec.why, now)
     if outbox_id is not None:
         outbox.set_envelope_sender(sql, outbox_id, composer.envelope_sender(outbox_id))

@@ -5,7 +5,9 @@ The `email` package's modern policy costs about 4 ms per acknowledgement
 headers and one or two UTF-8 text parts, so they are written directly:
 RFC 2047 encoded-words for non-ASCII header text, base64 for non-ASCII
 bodies, CRLF line ends. Callers pass header values already free of line
-breaks (see compose.sanitize_header_text).
+breaks (see compose.sanitize_header_text). The one thing ever written as
+raw UTF-8 is an address whose local part needs it (RFC 6532); such a mail
+goes out with SMTPUTF8 or not at all.
 """
 
 from __future__ import annotations
@@ -92,9 +94,14 @@ def build_message(
     text: str,
     html: str | None = None,
     attachments: Sequence[tuple[str, str, bytes]] = (),
+    utf8: bool = False,
 ) -> bytes:
     """A complete message: headers, a text part, an optional HTML alternative,
-    and optional attachments given as (filename, content type, bytes)."""
+    and optional attachments given as (filename, content type, bytes).
+
+    ASCII throughout (UnicodeEncodeError otherwise) unless `utf8`: then the
+    headers may carry UTF-8 addresses, for a mail sent with SMTPUTF8.
+    """
     lines = [f"{name}: {value}" for name, value in headers]
     lines.append("MIME-Version: 1.0")
     body = _body_part(text, html)
@@ -102,7 +109,7 @@ def build_message(
         boundary = _boundary()
         parts = [body, *(_attachment_part(*a) for a in attachments)]
         body = _multipart("mixed", boundary, parts)
-    return (CRLF.join(lines) + CRLF + body).encode("ascii")
+    return (CRLF.join(lines) + CRLF + body).encode("utf-8" if utf8 else "ascii")
 
 
 def _body_part(text: str, html: str | None) -> str:

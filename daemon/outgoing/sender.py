@@ -2,8 +2,12 @@
 
 A temporary failure (4xx, connection refused, timeout) is retried with
 exponential backoff; a permanent one (5xx) or too many attempts marks the row
-failed with the error. A dead relay is logged once per change of state, not
-once per mail.
+failed with the error, records it on the ticket, and tells the agent whose
+answer it was (the note to the agent names no author, so its own failure
+tells nobody). A dead relay is logged once per change of state, not once per
+mail. A mail whose address has a UTF-8 local part goes with SMTPUTF8 where
+the relay offers it, and fails for good where it does not; a Maildir keeps
+it as it is.
 """
 
 from __future__ import annotations
@@ -14,16 +18,22 @@ import os
 import smtplib
 import ssl
 from contextlib import AbstractContextManager, suppress
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 
 from tierdesk.daemon.config import OutgoingConfig
 from tierdesk.daemon.config_load import read_secret
+from tierdesk.daemon.outgoing.enqueue import queue_mails
+from tierdesk.daemon.snapshot import Live
+from tierdesk.parsers.idn import readable_address
+from tierdesk.rules.handling.mails import delivery_failed
 from tierdesk.storage import outbox
 from tierdesk.storage.clock import Clock
 from tierdesk.storage.outbox import OutboxRow
 from tierdesk.storage.sql import Sql
+from tierdesk.storage.tickets import record_event, ticket_by_id
 
 log = logging.getLogger("tierdesk.sender")
 
@@ -115,8 +125,13 @@ class SmtpTransport(AbstractContextManager["SmtpTransport"]):
         """Send one mail; raises DeliveryError."""
         if self._smtp is None:
             self._smtp = self._connect()
+        options = ["SMTPUTF8"] if item.needs_smtputf8 else []
+        if options:
+            self._require_smtputf8()
         try:
-            refused = self._smtp.sendmail(item.mail_from, item.rcpt_tos, item.raw)
+            refused = self._smtp.sendmail(
+                item.mail_from, item.rcpt_tos, item.raw, mail_options=options
+            )
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             raise DeliveryError(
@@ -134,6 +149,25 @@ class SmtpTransport(AbstractContextManager["SmtpTransport"]):
             ) from exc
         if refused:
             log.warning("outbox %s: some recipients refused: %s", item.id, refused)
+
+    def _require_smtputf8(self) -> None:
+        """Raise a permanent DeliveryError unless the relay's EHLO offers SMTPUTF8."""
+        assert self._smtp is not None
+        try:
+            self._smtp.ehlo_or_helo_if_needed()
+        except (OSError, smtplib.SMTPException) as exc:
+            self._drop()
+            raise DeliveryError(
+                f"relay connection failed: {exc}", permanent=False
+            ) from exc
+        if not self._smtp.has_extn("smtputf8"):
+            cfg = self.config
+            raise DeliveryError(
+                f"relay does not offer SMTPUTF8 ({cfg.host}:{cfg.port}), which an"
+                " address with a UTF-8 local part needs: relay through a server"
+                " that does (Postfix: smtputf8_enable = yes)",
+                permanent=True,
+            )
 
     def _drop(self) -> None:
         if self._smtp is not None:
@@ -164,12 +198,17 @@ def make_transport(
 
 
 class Sender:
-    """Delivers due outbox rows; call `deliver_due` whenever something may be due."""
+    """Delivers due outbox rows; call `deliver_due` whenever something may be due.
 
-    def __init__(self, sql: Sql, maildir: Path, clock: Clock) -> None:
+    `live` is the configuration in force: it names the agents to tell and
+    renders what they are told.
+    """
+
+    def __init__(self, sql: Sql, maildir: Path, clock: Clock, live: Live) -> None:
         self.sql = sql
         self.maildir = maildir
         self.clock = clock
+        self.live = live
         self._relay_down = False
 
     def deliver_due(self, config: OutgoingConfig, limit: int = 100) -> int:
@@ -203,6 +242,7 @@ class Sender:
                 log.error(
                     "outbox %s to %s failed for good: %s", item.id, item.rcpt_tos, exc
                 )
+                self._tell_in_savepoint(item, str(exc))
             else:
                 delay = min(config.retry_base * 2 ** (attempts - 1), config.retry_max)
                 outbox.mark_retry(
@@ -214,6 +254,45 @@ class Sender:
                 )
         if not exc.permanent:
             self._relay_state(down=True, detail=str(exc))
+
+    def _tell_in_savepoint(self, item: OutboxRow, reason: str) -> None:
+        """`_tell`, whose own failure is logged and never undoes the `failed` mark:
+        a row left pending would be tried, and fail, for ever."""
+        try:
+            with self.sql.db.atomic():
+                self._tell(item, reason)
+        except Exception:
+            log.exception("outbox %s: cannot record its failure on the ticket", item.id)
+
+    def _tell(self, item: OutboxRow, reason: str) -> None:
+        """A mail given up: the ticket records it and the agent who wrote it is told,
+        in the transaction that marks it failed."""
+        ticket = ticket_by_id(self.sql, item.ticket_id) if item.ticket_id else None
+        if ticket is None:
+            return
+        now = self.clock()
+        to = ", ".join(readable_address(r) for r in item.rcpt_tos)
+        failed = f"{item.kind} to {to} failed: {reason}"
+        record_event(
+            self.sql, ticket.id, "system", "delivery_failed", detail=failed, now=now
+        )
+        if not item.author:  # no one wrote it, or it is itself a note to an agent
+            return
+        live = self.live.current
+        agent = live.rules.agents.get(item.author)
+        if agent is None:
+            log.warning(
+                "outbox %s: cannot tell %s that their mail failed: no such agent"
+                " in the rules any more",
+                item.id,
+                item.author,
+            )
+            return
+        note = delivery_failed(
+            agent, f"failed/{item.id}", live.settings.default_language
+        )
+        note = replace(note, context={**note.context, "reason": failed})
+        queue_mails(self.sql, live.composer, ticket, [note], now, live.settings.limits)
 
     def _relay_state(self, down: bool, detail: str) -> None:
         if down and not self._relay_down:

@@ -188,7 +188,12 @@ def act(
         files = tuple(a for a in mail.attachments if not a.inline)
         mails.append(
             agent_reply(
-                agent, requester_of(after), text, files, cause, settings.default_language
+                agent,
+                requester_of(after),
+                text,
+                files,
+                cause,
+                settings.default_language,
             )
         )
     told = status.args[0] if status and not note else None

@@ -194,14 +194,29 @@ def note_notices(
     ]
 
 
+def delivery_failed(agent: Agent, cause: str, language: str) -> MailSpec:
+    """The short note to an agent that their answer did not go (the reason in `reason`)."""
+    return agent_notice(
+        agent,
+        "delivery_failed",
+        cause,
+        Thread.of([]),
+        language,
+        f"{agent.name}'s answer did not go",
+        limit_class="automatic",
+    )
+
+
 def agent_reply(
     agent: Agent,
     requester: Address,
     text: str,
     attachments: tuple[MailAttachment, ...],
     cause: str,
+    language: str,
 ) -> MailSpec:
-    """An agent's answer, sent to the customer from the support address."""
+    """An agent's answer, sent to the customer from the support address; if it
+    cannot go (an address we cannot write, a limit), the agent is told."""
     name = agent.display_name or agent.name
     return to_customer(
         "reply",
@@ -215,6 +230,7 @@ def agent_reply(
         auto_submitted=None,
         from_name=name,
         author=agent.name,
+        fallback=delivery_failed(agent, f"{cause}/unsent", language),
     )
 
 

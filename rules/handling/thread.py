@@ -97,7 +97,7 @@ def is_participant(
     return (
         settings.participants_domain
         and domain not in PUBLIC_MAIL_DOMAINS
-        and domain == ticket.requester_email.rpartition("@")[2].lower()
+        and domain == address_key(ticket.requester_email).rpartition("@")[2]
     )
 
 
