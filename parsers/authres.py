@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from tierdesk.parsers.idn import comparable_domain
 from tierdesk.parsers.parsed import ParsedMail
 
 _MAX_HEADER_CHARS = 8000  # longer values are not parsed at all
@@ -75,8 +76,13 @@ def domain_of(address: str) -> str:
 
 
 def aligned(claimed: str, domain: str) -> bool:
-    """True when `claimed` is `domain` or a parent of it (relaxed alignment)."""
-    claimed, domain = claimed.lower().rstrip("."), domain.lower().rstrip(".")
+    """True when `claimed` is `domain` or a parent of it (relaxed alignment).
+
+    Both sides are compared as A-labels: a verifier writes `header.d` in
+    A-labels, a From may carry the Unicode form of the same domain.
+    """
+    claimed = comparable_domain(claimed.rstrip("."))
+    domain = comparable_domain(domain.rstrip("."))
     if not claimed or "." not in claimed:
         return False
     return domain == claimed or domain.endswith("." + claimed)

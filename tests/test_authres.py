@@ -102,3 +102,13 @@ def test_over_imap_only_the_mtas_topmost_delivery_header_names_the_recipient():
     )
     assert envelope.sender == "alice@acme.example"
     assert (nothing.recipients, nothing.sender) == ((), None)
+
+
+def test_a_verifier_writing_a_labels_vouches_for_the_unicode_form_of_the_domain():
+    results = parse_authres(
+        "mx; dkim=pass header.d=xn--e1afmkfd.xn--p1ai; dmarc=pass header.from=xn--e1afmkfd.xn--p1ai"
+    )
+
+    assert dkim_or_dmarc_pass(results, "пример.рф") == "dmarc"
+    assert dkim_or_dmarc_pass(results, "почта.пример.рф") == "dmarc"
+    assert dkim_or_dmarc_pass(results, "другой.рф") is None

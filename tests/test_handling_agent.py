@@ -32,6 +32,7 @@ from tierdesk.rules.handling.plan import (
     StopFirstResponseClock,
     StoreMessage,
 )
+from tierdesk.rules.model import Agent
 
 ALICE_SIGNED = "support+1.ra.alice.000g0n.qvsbromjv27y@example.com"
 ALICE_NOTE = "support+1.na.alice.000g0n.7ms4w3coulke@example.com"
@@ -284,3 +285,12 @@ def test_a_vendors_answer_is_a_note_for_the_agents_never_for_the_customer():
     assert p.store == StoreMessage("vendor_note", text="Firmware 2.1 fixes this.")
     assert {m.to.key for m in p.mails} == {"alice@acme.example", "bob@acme.example"}
     assert {m.kind for m in p.mails} == {"notify_note"}
+
+
+def test_an_agent_at_an_idn_domain_speaks_in_either_form_of_it():
+    agent = Agent("olga", "olga@xn--e1afmkfd.xn--p1ai", "Olga", 1)
+
+    assert may_speak_for(agent, "agent", "Olga@пример.рф")
+    assert may_speak_for(agent, "agent", "olga@XN--E1AFMKFD.xn--p1ai")
+    assert not may_speak_for(agent, "agent", "olga+x@пример.рф")
+    assert not may_speak_for(agent, "agent", "olga@пример.com")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from tierdesk.parsers.authres import dkim_or_dmarc_pass, domain_of
+from tierdesk.parsers.idn import comparable_domain, comparable_local
 from tierdesk.rules.guard import automatic_mail_refusal, is_deliverable_address
 from tierdesk.rules.handling.facts import ClaimedAgent, Facts, Inbound, UnsignedAgent
 from tierdesk.rules.handling.mails import agent_notice
@@ -23,12 +24,22 @@ from tierdesk.rules.handling.trust import signed_address_problem
 from tierdesk.rules.model import Agent
 
 
+def same_address(one: str, other: str) -> bool:
+    """The same mailbox: local parts equal (case and Unicode form aside), domains as A-labels."""
+    local, _, domain = one.strip().rpartition("@")
+    other_local, _, other_domain = other.strip().rpartition("@")
+    return comparable_local(local) == comparable_local(other_local) and (
+        comparable_domain(domain) == comparable_domain(other_domain)
+    )
+
+
 def may_speak_for(agent: Agent, role: str, from_address: str) -> bool:
     """An agent must write from their own address; a vendor from their domain."""
     if role == "agent":
-        return from_address == agent.address
+        return same_address(from_address, agent.address)
     return (
-        from_address.rpartition("@")[2] == agent.address.rpartition("@")[2]
+        comparable_domain(from_address.rpartition("@")[2])
+        == comparable_domain(agent.address.rpartition("@")[2])
         and agent.tier == 4
     )
 
