@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from tierdesk.parsers.parsed import ParseLimits
 from tierdesk.rules.yamlschema import ByteSize, Duration
 
 CONFIG_ENV = "TIERDESK_CONFIG"
@@ -391,14 +392,53 @@ class PipelineConfig:
 
     parse_workers: int = field(
         **_help(
-            "worker processes that parse mail (another core, a time limit); 0 parses in-process"
+            "worker processes that parse mail (another core, a hard time limit); "
+            "0 parses in-process, where the limit stops Python code but not one C call"
         ),
         default=1,
     )
     parse_timeout: Duration = field(
-        **_help("a message whose parsing takes longer is quarantined"),
+        **_help(
+            "a message whose parsing takes longer is quarantined (per message, "
+            "from when a worker starts on it; the others are parsed anyway)"
+        ),
         default=Duration(60),
     )
+    max_header_fields: int = field(
+        **_help(
+            "header fields read of a message, the first ones; the rest are left out"
+        ),
+        default=1000,
+    )
+    max_header_length: ByteSize = field(
+        **_help("characters read of one header field; a longer one is cut"),
+        default=ByteSize(64 * 1024),
+    )
+    max_mime_parts: int = field(
+        **_help("MIME parts read of a message, the message itself included"),
+        default=1000,
+    )
+    max_mime_depth: int = field(
+        **_help("levels of MIME nesting read; deeper parts are left out"), default=50
+    )
+    max_decoded_size: ByteSize = field(
+        **_help(
+            "decoded text and attachments kept of a message; text past it is cut, "
+            "attachments past it are left out"
+        ),
+        default=ByteSize(25 * 1024 * 1024),
+    )
+
+    @property
+    def parse_limits(self) -> ParseLimits:
+        """The caps as `parse_mail` takes them (each at least 1)."""
+        return ParseLimits(
+            header_fields=max(1, self.max_header_fields),
+            header_length=max(1, self.max_header_length),
+            parts=max(1, self.max_mime_parts),
+            depth=max(1, self.max_mime_depth),
+            decoded_size=max(1, self.max_decoded_size),
+        )
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,7 @@ log = logging.getLogger("tierdesk.pipeline")
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, IntegrityError)
 BATCH = 50
 COMMIT_GROUP = 16
+LOAD_BYTES = 32 * 1024 * 1024  # raw mail loaded at once; more waits for the next round
 HOUR = timedelta(hours=1)
 
 
@@ -93,26 +94,48 @@ class Pipeline:
         """Run spool items through every stage, committing them in small groups."""
         live = self.live.current  # one configuration for the whole batch
         outcomes: dict[int, Outcome | None] = {}
-        rows = []
+        rows: list[spool.SpoolRow] = []
+        loaded = 0
         for spool_id in spool_ids:
             row = self._load(spool_id, live)
-            if isinstance(row, spool.SpoolRow):
-                rows.append(row)
-            else:
+            if not isinstance(row, spool.SpoolRow):
                 outcomes[spool_id] = row
+                continue
+            rows.append(row)
+            loaded += len(row.raw)
+            if loaded >= LOAD_BYTES:  # big mail: a few at a time, not a batch's worth
+                outcomes.update(self._parse_and_handle(rows, live))
+                rows, loaded = [], 0
+        outcomes.update(self._parse_and_handle(rows, live))
+        return [outcomes.get(spool_id) for spool_id in spool_ids]
+
+    def _parse_and_handle(
+        self, rows: list[spool.SpoolRow], live: Snapshot
+    ) -> dict[int, Outcome | None]:
+        """Parse the loaded messages, then the other stages, in groups of COMMIT_GROUP."""
+        outcomes: dict[int, Outcome | None] = {}
         group: list[Inbound] = []
-        for row, mail in zip(
-            rows, self.parser.parse([row.raw for row in rows]), strict=True
-        ):
+
+        def commit_what_is_parsed() -> None:
+            # the next message is slow to parse: the ones before it go on meanwhile
+            outcomes.update(self._handle_group(group, live))
+            group.clear()
+
+        parsed = self.parser.parse(
+            [row.raw for row in rows],
+            live.config.pipeline.parse_limits,
+            on_wait=commit_what_is_parsed,
+        )
+        for row, mail in zip(rows, parsed, strict=True):
             if isinstance(mail, ParseFailure):
                 outcomes[row.id] = self._set_aside(row.id, "", str(mail))
                 continue
             group.append(self._classify(row, mail, live))
             if len(group) >= COMMIT_GROUP:
                 outcomes.update(self._handle_group(group, live))
-                group = []
+                group.clear()
         outcomes.update(self._handle_group(group, live))
-        return [outcomes.get(spool_id) for spool_id in spool_ids]
+        return outcomes
 
     # -- the stages, in order ------------------------------------------------
 

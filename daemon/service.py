@@ -33,6 +33,7 @@ from tierdesk.daemon.intake.smtp import (
     SessionTable,
 )
 from tierdesk.daemon.intake.spool_writer import SpoolWriter
+from tierdesk.daemon.memory import return_big_allocations
 from tierdesk.daemon.runtime import Runtime, load_configured_rules
 from tierdesk.daemon.sla_sweep import SlaSweeper
 from tierdesk.daemon.snapshot import build_snapshot, replace_keys
@@ -96,6 +97,7 @@ class Daemon:
 
     async def start(self) -> None:
         """Open the listener, start workers, pollers and the scheduler."""
+        return_big_allocations()  # a big message's copies leave with it
         config = self.runtime.config
         self.spool_writer.start()
         if config.smtp.enabled:

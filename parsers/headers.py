@@ -8,10 +8,10 @@ in an encoded word can never reach a reply's headers.
 
 from __future__ import annotations
 
+import binascii
 import functools
 import re
 from email import policy
-from email.header import decode_header
 from email.utils import getaddresses
 from typing import NamedTuple
 
@@ -34,12 +34,18 @@ _ID_CHARS = r"[^\s<>\x00-\x1f\x7f\ud800-\udfff]+"
 _ID_RE = re.compile(rf"<\s*({_ID_CHARS})\s*>")
 _BARE_ID_RE = re.compile(_ID_CHARS)
 _MAX_ID_LENGTH = 500
+_MAX_NOTE_LENGTH = 300
 _MAX_CACHED_LENGTH = 1000
 _MAX_POLICY_LENGTH = 8192  # ~250 addresses, ~50 ms
 _ASCII_OR_UTF8 = ("us-ascii", "ascii", "utf-8", "utf8")
 _NOT_UTF8 = "raw 8-bit bytes are not UTF-8; decoded as {}"
 _ENCODED_WORD = r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?="
 _ENCODED_RUN_RE = re.compile(rf"{_ENCODED_WORD}(?:\s+{_ENCODED_WORD})*")
+# One encoded word; no part can run past a '?' or a space, so scanning is linear.
+_WORD_RE = re.compile(
+    r"=\?(?P<charset>[^?\s]+)\?(?P<encoding>[bBqQ])\?(?P<text>[^?\s]*)\?="
+)
+_BASE64_RE = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _ANGLE_ADDR_RE = re.compile(r"<([^<>\s@]+@[^<>\s@]+)>")
 # The lookbehind makes a match start only at a word start: linear time.
 _BARE_ADDR_RE = re.compile(r"(?<![^\s<>\"(),;:@])[^\s<>\"(),;:@]+@[^\s<>\"(),;:@]+")
@@ -69,6 +75,17 @@ def single_line(text: str) -> str:
     if not text.isascii():
         text = repair_surrogates(text)
     return _CONTROL_RE.sub(" ", text).strip()
+
+
+def clip_note(text: str) -> str:
+    """A defect note as one line of valid UTF-8, at most 300 characters.
+
+    Evidence quoted from the wire may hold lone surrogates (raw 8-bit bytes).
+    """
+    text = single_line(text).encode("utf-8", "backslashreplace").decode("utf-8")
+    if len(text) <= _MAX_NOTE_LENGTH:
+        return text
+    return text[: _MAX_NOTE_LENGTH - 1] + "…"
 
 
 def repair_surrogates(text: str) -> str:
@@ -187,17 +204,59 @@ def decode_header_value(
 
 
 def _decode_words_leniently(text: str) -> str:
-    """Decode encoded words one by one with email.header; bad bytes become U+FFFD."""
+    """Decode RFC 2047 encoded words one by one, in linear time; bad bytes become U+FFFD.
+
+    email.header.decode_header would do, but it is quadratic (list.pop(0) per
+    word, bytes += per word): 40,000 words took 2.3 s. Whitespace between two
+    encoded words goes, adjacent words in one charset are decoded together (a
+    character may be split across them), and a word that does not decode stays
+    as it was written.
+    """
+    out: list[str] = []
+    run = bytearray()
+    run_charset = ""
+    position = 0
+    for word in _WORD_RE.finditer(text):
+        between = text[position : word.start()]
+        if between and not (run and between.isspace()):
+            out.append(_decoded_run(run, run_charset))
+            out.append(between)
+        position = word.end()
+        data = _word_bytes(word.group("encoding"), word.group("text"))
+        if data is None:  # not decodable: keep it as written
+            out.append(_decoded_run(run, run_charset))
+            out.append(word.group())
+            continue
+        charset = word.group("charset").partition("*")[0].lower()  # RFC 2231 language
+        if charset != run_charset:
+            out.append(_decoded_run(run, run_charset))
+            run_charset = charset
+        run += data
+    out.append(_decoded_run(run, run_charset))
+    out.append(text[position:])
+    return "".join(out)
+
+
+def _word_bytes(encoding: str, encoded: str) -> bytes | None:
+    """The bytes of one encoded word's text (B or Q), or None when it does not decode."""
     try:
-        parts = []
-        for chunk, charset in decode_header(text):
-            if isinstance(chunk, str):
-                parts.append(chunk)
-            else:
-                parts.append(decode_text_bytes(chunk, charset)[0])
-        return "".join(parts)
-    except Exception:  # noqa: BLE001 - last resort: keep the undecoded text
-        return text
+        if encoding in "bB":
+            if not _BASE64_RE.fullmatch(encoded):
+                return None
+            missing = -len(encoded) % 4  # Postel: add the padding a mailer left off
+            return binascii.a2b_base64(encoded + "=" * missing)
+        return binascii.a2b_qp(encoded.encode("ascii"), header=True)
+    except (binascii.Error, ValueError):  # ValueError: a raw byte in the word
+        return None
+
+
+def _decoded_run(run: bytearray, charset: str) -> str:
+    """Decode the bytes collected so far (and empty `run`)."""
+    if not run:
+        return ""
+    text = decode_text_bytes(bytes(run), charset)[0]
+    run.clear()
+    return text
 
 
 def extract_message_ids(value: str) -> list[str]:

@@ -8,6 +8,22 @@ from datetime import datetime
 
 
 @dataclass(frozen=True)
+class ParseLimits:
+    """How much of one message `parse_mail` reads (the `pipeline` caps of the config).
+
+    Whatever lies past a cap is left out and named in a defect; the message
+    still becomes a ticket with what fits. Small and frozen, so it travels to
+    the parse worker processes with each message.
+    """
+
+    header_fields: int = 1000  # header fields of the message read, the first ones
+    header_length: int = 64 * 1024  # characters of one header field, unfolded
+    parts: int = 1000  # MIME parts walked, the message itself included
+    depth: int = 50  # levels of MIME nesting walked
+    decoded_size: int = 25 * 1024 * 1024  # bytes of text and attachments, decoded
+
+
+@dataclass(frozen=True)
 class Address:
     """One mailbox: a display name (may be empty) and an addr-spec."""
 

@@ -24,6 +24,9 @@ from tierdesk.storage.models import SpoolItem
 from tierdesk.storage.sql import Sql
 
 MAX_TRANSIENT_ATTEMPTS = 5
+# Bigger raw mail goes to and from SQLite through a blob handle: bound as a
+# parameter or read as a column value, SQLite first makes a copy of its own.
+BLOB_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,8 @@ def spool(sql: Sql, arrivals: Iterable[Arrival], now: datetime) -> list[int]:
 
 def insert(sql: Sql, arrival: Arrival, now: datetime, sha256: str | None = None) -> int:
     """Insert one arrival inside the caller's transaction; returns its spool id."""
-    return sql.insert(
+    big = sql.sqlite and len(arrival.raw) > BLOB_BYTES
+    spool_id = sql.insert(
         "spool",
         received_at=now,
         source=arrival.source,
@@ -76,7 +80,7 @@ def insert(sql: Sql, arrival: Arrival, now: datetime, sha256: str | None = None)
         rcpt_tos=json.dumps(list(arrival.rcpt_tos)),
         peer=arrival.peer,
         mailbox=arrival.mailbox,
-        raw=arrival.raw,
+        raw=b"" if big else arrival.raw,
         sha256=sha256 or hashlib.sha256(arrival.raw).hexdigest(),
         size=len(arrival.raw),
         state="new",
@@ -85,6 +89,15 @@ def insert(sql: Sql, arrival: Arrival, now: datetime, sha256: str | None = None)
         outcome="",
         message_id="",
     )
+    if big:
+        sql.run(
+            "UPDATE spool SET raw = zeroblob(?) WHERE id = ?",
+            len(arrival.raw),
+            spool_id,
+        )
+        with sql.db.connection().blobopen("spool", "raw", spool_id) as blob:
+            blob.write(arrival.raw)
+    return spool_id
 
 
 def pending_ids(sql: Sql, limit: int = 100) -> list[int]:
@@ -97,15 +110,27 @@ def pending_ids(sql: Sql, limit: int = 100) -> list[int]:
 
 def load(sql: Sql, spool_id: int) -> SpoolRow | None:
     """A spooled message with its raw bytes, or None."""
+    if sql.sqlite:  # a big one comes as NULL, to be read through a blob handle
+        raw = "CASE WHEN length(raw) > ? THEN NULL ELSE raw END"
+        params: tuple[object, ...] = (BLOB_BYTES, spool_id)
+    else:
+        raw, params = "raw", (spool_id,)
     row = sql.one(
-        "SELECT id, raw, mail_from, rcpt_tos, size, state, mailbox, source FROM spool WHERE id = ?",
-        spool_id,
+        f"SELECT id, {raw}, mail_from, rcpt_tos, size, state, mailbox, source"
+        " FROM spool WHERE id = ?",
+        *params,
     )
     if row is None:
         return None
+    data = row[1]
+    if data is None:
+        with sql.db.connection().blobopen(
+            "spool", "raw", spool_id, readonly=True
+        ) as blob:
+            data = blob.read()
     return SpoolRow(
         row[0],
-        bytes(row[1]),
+        bytes(data),
         row[2],
         json.loads(row[3] or "[]"),
         row[4],
