@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from peewee import Database, PostgresqlDatabase, SqliteDatabase
 
 from tierdesk.storage.models import ALL_MODELS
+from tierdesk.storage.text import storable_params
 
 # FULL makes each commit durable (WAL fsynced) before we answer 250 or exit 0;
 # IMMEDIATE takes the write lock at BEGIN, without which concurrent
@@ -42,7 +43,23 @@ def open_database(url: str) -> Database:
     return db
 
 
-class SerializedSqliteDatabase(SqliteDatabase):
+class StorableText:
+    """Every statement's text parameters made storable (`storage.text`) on either database.
+
+    PostgreSQL refuses a NUL that SQLite keeps; here both get U+FFFD, in
+    writes and look-ups alike, so the same mail is stored and found the same way.
+    """
+
+    def execute_sql(self, sql: str, params: Any = None) -> Any:
+        """Run one statement, its text parameters made storable first."""
+        return super().execute_sql(sql, storable_params(params))  # type: ignore[misc]
+
+
+class TierdeskPostgresDatabase(StorableText, PostgresqlDatabase):
+    """PostgreSQL, text parameters made storable."""
+
+
+class SerializedSqliteDatabase(StorableText, SqliteDatabase):
     """SQLite whose write transactions queue on an in-process lock.
 
     SQLite admits one writer; when threads of one process collide on its
@@ -106,7 +123,7 @@ def _open_postgres(url: str) -> PostgresqlDatabase:
     if parts.port:
         params["port"] = parts.port
     dbname = unquote(parts.path.lstrip("/")) or "tierdesk"
-    return PostgresqlDatabase(dbname, prefer_psycopg3=True, **params)
+    return TierdeskPostgresDatabase(dbname, prefer_psycopg3=True, **params)
 
 
 def is_sqlite(db: Database) -> bool:

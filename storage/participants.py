@@ -7,6 +7,7 @@ from datetime import datetime
 
 from tierdesk.rules.guard import address_key
 from tierdesk.storage.sql import Sql
+from tierdesk.storage.text import address_column
 
 
 def participants_of(sql: Sql, ticket_id: int) -> frozenset[str]:
@@ -23,7 +24,7 @@ def add_participants(
         sql.insert_ignore(
             "participant",
             ticket_id=ticket_id,
-            address=address_key(address)[:320],
+            address=address_column(address_key(address)),
             role=role,
             created_at=now,
         )
@@ -34,7 +35,7 @@ def remove_participant(sql: Sql, ticket_id: int, address: str) -> int:
     cursor = sql.run(
         "DELETE FROM participant WHERE ticket_id = ? AND address = ?",
         ticket_id,
-        address_key(address),
+        address_column(address_key(address)),
     )
     return cursor.rowcount
 

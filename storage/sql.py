@@ -5,18 +5,23 @@ costs 150-800 µs per statement, against about 10 µs to execute it. A message
 needs some fifteen statements, so the spool, threading, apply and outbox
 code runs fixed SQL text through `Sql` instead, while the models stay the
 schema and serve everything off the hot path (reports, admin commands).
-Statements use `?` placeholders; PostgreSQL gets `%s`.
+Statements use `?` placeholders; PostgreSQL gets `%s`. `insert` fits each
+value of a limited column (`CharField(max_length=...)`) to its width, as
+`storage.text.fit` does, so SQLite keeps what PostgreSQL can keep.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from peewee import Database
+from peewee import CharField, Database
 
 from tierdesk.storage.clock import to_naive_utc
 from tierdesk.storage.db import is_sqlite
+from tierdesk.storage.models import ALL_MODELS
+from tierdesk.storage.text import fit
 
 
 class Sql:
@@ -66,6 +71,7 @@ class Sql:
 
     def insert(self, table: str, **values: Any) -> int:
         """Insert one row and return its id."""
+        values = _fitted(table, values)
         columns = ", ".join(values)
         marks = ", ".join("?" * len(values))
         return self.scalar(
@@ -75,6 +81,7 @@ class Sql:
 
     def insert_ignore(self, table: str, **values: Any) -> int:
         """Insert one row unless it conflicts with a unique key; returns the row count."""
+        values = _fitted(table, values)
         columns = ", ".join(values)
         marks = ", ".join("?" * len(values))
         cursor = self.run(
@@ -82,3 +89,26 @@ class Sql:
             *values.values(),
         )
         return cursor.rowcount
+
+
+@cache
+def column_widths(table: str) -> dict[str, int]:
+    """The width of each limited (varchar) column of a table, from the models."""
+    for model in ALL_MODELS:
+        if model._meta.table_name == table:
+            return {
+                f.column_name: f.max_length
+                for f in model._meta.sorted_fields
+                if isinstance(f, CharField) and f.max_length
+            }
+    return {}
+
+
+def _fitted(table: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The values, each string of a limited column fitted to its width."""
+    widths = column_widths(table)
+    for column, width in widths.items():
+        value = values.get(column)
+        if isinstance(value, str) and len(value) > width:
+            values[column] = fit(value, width)
+    return values

@@ -13,6 +13,7 @@ from tierdesk.rules.guard import address_key
 from tierdesk.rules.handling.facts import NO_MATCH, ThreadMatch, TicketFacts
 from tierdesk.storage.clock import as_aware_utc
 from tierdesk.storage.sql import Sql
+from tierdesk.storage.text import address_column, message_id_column
 from tierdesk.storage.tickets import TICKET_COLUMNS, ticket_by_id, ticket_by_number
 
 MAX_REFERENCES_LOOKED_UP = 50
@@ -26,7 +27,10 @@ def find_thread(
     references: list[str],
 ) -> ThreadMatch:
     """Find the ticket of an incoming message (see the module docstring for the order)."""
-    seen = sql.one("SELECT ticket_id FROM message WHERE message_id = ?", message_id)
+    seen = sql.one(
+        "SELECT ticket_id FROM message WHERE message_id = ?",
+        message_id_column(message_id),
+    )
     if seen is not None:
         return ThreadMatch(ticket_by_id(sql, seen[0]), "duplicate", duplicate=True)
     if token_number is not None:
@@ -44,7 +48,8 @@ def find_thread(
 
 
 def _ticket_of_first_known(sql: Sql, ids: list[str]) -> int | None:
-    ids = [i for i in dict.fromkeys(ids) if i][:MAX_REFERENCES_LOOKED_UP]
+    wanted = [i for i in dict.fromkeys(ids) if i][:MAX_REFERENCES_LOOKED_UP]
+    ids = list(dict.fromkeys(message_id_column(i) for i in wanted))
     if not ids:
         return None
     marks = ", ".join("?" * len(ids))
@@ -78,7 +83,10 @@ def conversation(sql: Sql, ticket_id: int, limit: int = 10) -> list[str]:
 
 def find_duplicate(sql: Sql, message_id: str) -> bool:
     """True when a message with this Message-ID is stored already."""
-    return sql.one("SELECT 1 FROM message WHERE message_id = ?", message_id) is not None
+    found = sql.one(
+        "SELECT 1 FROM message WHERE message_id = ?", message_id_column(message_id)
+    )
+    return found is not None
 
 
 def thread_by_signature(sql: Sql, number: int) -> ThreadMatch:
@@ -97,7 +105,10 @@ def resolved_at(sql: Sql, ticket: TicketFacts) -> datetime | None:
 
 def ticket_of_message(sql: Sql, message_id: str) -> TicketFacts | None:
     """The ticket a stored message belongs to, or None."""
-    row = sql.one("SELECT ticket_id FROM message WHERE message_id = ?", message_id)
+    row = sql.one(
+        "SELECT ticket_id FROM message WHERE message_id = ?",
+        message_id_column(message_id),
+    )
     return ticket_by_id(sql, row[0]) if row else None
 
 
@@ -115,7 +126,7 @@ def recent_tickets_of(
     sql: Sql, address: str, since: datetime
 ) -> tuple[int, TicketFacts | None]:
     """How many tickets an address (any +tag of it) opened since `since`, and its latest ticket."""
-    key = address_key(address)
+    key = address_column(address_key(address))
     count = sql.scalar(
         "SELECT COUNT(*) FROM ticket t JOIN contact c ON c.id = t.requester_id"
         " WHERE c.email_key = ? AND t.created_at >= ?",
@@ -148,7 +159,7 @@ def open_tickets_of(sql: Sql, email: str, limit: int = 20) -> list[TicketFacts]:
     rows = sql.all(
         f"SELECT {TICKET_COLUMNS} WHERE c.email = ? AND t.status IN ('new', 'open', 'pending')"
         " AND t.merged_into IS NULL ORDER BY t.number DESC LIMIT ?",
-        email.lower(),
+        address_column(email.lower()),
         limit,
     )
     return [TicketFacts(*row) for row in rows]

@@ -14,6 +14,7 @@ from tierdesk.rules.guard import address_key
 from tierdesk.rules.handling.facts import TicketFacts
 from tierdesk.rules.handling.plan import NewTicket
 from tierdesk.storage.sql import Sql
+from tierdesk.storage.text import address_column, message_id_column
 
 TICKET_COLUMNS = (
     "t.id, t.number, t.subject, t.status, t.tier, t.queue, t.priority, t.language,"
@@ -47,7 +48,7 @@ def ticket_by_id(
 
 def contact_for(sql: Sql, address: Address, now: datetime) -> tuple[int, str]:
     """The (id, name) of the contact for an address, created on first sight."""
-    email = address.key
+    email = address_column(address.key)
     row = sql.one("SELECT id, name FROM contact WHERE email = ?", email)
     if row is None:
         sql.insert_ignore(
@@ -55,7 +56,7 @@ def contact_for(sql: Sql, address: Address, now: datetime) -> tuple[int, str]:
             email=email,
             name=address.name,
             created_at=now,
-            email_key=address_key(email)[:320],
+            email_key=address_column(address_key(address.key)),
         )
         row = sql.one("SELECT id, name FROM contact WHERE email = ?", email)
     elif address.name and not row[1]:
@@ -105,7 +106,7 @@ def create_ticket(sql: Sql, new: NewTicket, now: datetime) -> TicketFacts:
         decision.queue,
         decision.priority,
         decision.language,
-        new.requester.key,
+        address_column(new.requester.key),  # as it is stored, and read back
         name,
         decision.assignee,
     )
@@ -125,12 +126,12 @@ def store_incoming(
     message_id = _insert_message(
         sql,
         ticket_id=ticket_id,
-        message_id=mail.message_id,
+        message_id=message_id_column(mail.message_id),
         in_reply_to=" ".join(mail.in_reply_to),
         references=" ".join(mail.references),
         direction="in",
         kind=kind,
-        sender=sender.key,
+        sender=address_column(sender.key),
         sender_name=sender.name,
         recipients=json.dumps(recipients),
         subject=mail.subject,
@@ -166,12 +167,12 @@ def store_outgoing(
     return _insert_message(
         sql,
         ticket_id=ticket_id,
-        message_id=message_id,
+        message_id=message_id_column(message_id),
         in_reply_to=in_reply_to,
         references=" ".join(references),
         direction="out",
         kind=kind,
-        sender=sender,
+        sender=address_column(sender),
         sender_name="",
         recipients=json.dumps(recipients),
         subject=subject,
