@@ -358,6 +358,118 @@ def flip_random_bytes(raw: bytes, rng: random.Random) -> bytes | None:
     return bytes(out)
 
 
+def stray_cr_and_lf(raw: bytes, rng: random.Random) -> bytes | None:
+    """Put lone CRs and LFs inside header and body lines of a CRLF message."""
+    crlf = _LINE_END_RE.sub(b"\r\n", raw)
+    out = insert_at_random(crlf, b"\r", rng.randint(1, 4), rng)
+    return insert_at_random(out, b"\n", rng.randint(1, 4), rng)
+
+
+def bare_lf_line_endings(raw: bytes, rng: random.Random) -> bytes | None:
+    """Turn every line ending into a bare LF (what a local MTA hands a pipe)."""
+    out = _LINE_END_RE.sub(b"\n", raw)
+    return out if out != raw else None
+
+
+def nul_in_encoded_words(raw: bytes, rng: random.Random) -> bytes | None:
+    """Encode NULs into Subject and the From name (`=00` in RFC 2047 words)."""
+    subject = (
+        b"Subject: =?utf-8?q?before=00after?= =?utf-8?b?"
+        + base64.b64encode(b"nul\x00inside")
+        + b"?="
+    )
+    name = b'From: "=?utf-8?q?Al=00ice?=" <alice@customer.example>'
+    out, n_subject = _SUBJECT_RE.subn(lambda _: subject, raw, count=1)
+    out, n_from = _FROM_RE.subn(lambda _: name, out, count=1)
+    return out if n_subject or n_from else None
+
+
+def nul_in_attachment_name(raw: bytes, rng: random.Random) -> bytes | None:
+    """Add an attachment whose filename (RFC 2231) and content id hold NULs."""
+    head, _sep, body = split_message(raw)
+    content, other = content_fields(head)
+    nl = line_ending(raw)
+    inner = nl.join(content) + nl + nl + body if content else nl + body
+    attachment = nl.join(
+        [
+            b'Content-Type: application/octet-stream; name="=?utf-8?q?x=00y.bin?="',
+            b"Content-Disposition: attachment; filename*=utf-8''evil%00name.txt",
+            b"Content-ID: <cid\x00nul@attacker.example>",
+            b"Content-Transfer-Encoding: base64",
+            b"",
+            base64.b64encode(b"\x00" * rng.randint(1, 64)),
+        ]
+    )
+    boundary = b"nul-att-%d" % rng.getrandbits(24)
+    multipart = (
+        b'Content-Type: multipart/mixed; boundary="'
+        + boundary
+        + b'"'
+        + nl
+        + nl
+        + b"--"
+        + boundary
+        + nl
+        + inner
+        + nl
+        + b"--"
+        + boundary
+        + nl
+        + attachment
+        + nl
+        + b"--"
+        + boundary
+        + b"--"
+        + nl
+    )
+    return nl.join(other) + nl + multipart
+
+
+def overlong_addresses(raw: bytes, rng: random.Random) -> bytes | None:
+    """Replace From with a 400-character address and Cc two more (no MTA would pass them)."""
+    head, sep, body = split_message(raw)
+    if not sep:
+        return None
+    nl = line_ending(raw)
+    length = rng.choice([321, 400, 1000])
+    local = b"x" * (length - len(b"@long.example"))
+    fields = [
+        f for f in _FIELD_SPLIT_RE.split(head) if f[:3].lower() not in (b"fro", b"cc:")
+    ]
+    fields += [
+        b"From: Long <" + local + b"@long.example>",
+        b"Cc: "
+        + b"c" * 300
+        + b"@"
+        + b"d" * 200
+        + b".example, "
+        + b"e" * 64
+        + b"@"
+        + b"f" * 400
+        + b".example",
+    ]
+    return nl.join(fields) + sep + body
+
+
+def overlong_message_ids(raw: bytes, rng: random.Random) -> bytes | None:
+    """Give Message-ID, In-Reply-To and References ids of 1,000 characters and more."""
+    head, sep, body = split_message(raw)
+    if not sep:
+        return None
+    nl = line_ending(raw)
+    drop = (b"message-id:", b"in-reply-to:", b"references:")
+    fields = [f for f in _FIELD_SPLIT_RE.split(head) if not f.lower().startswith(drop)]
+    size = rng.choice([999, 1000, 3000])
+    mid = b"<" + b"m" * (size - len(b"@long.example")) + b"@long.example>"
+    other = b"<" + "ж".encode() * 700 + b"@long.example>"
+    fields += [
+        b"Message-ID: " + mid,
+        b"In-Reply-To: " + other,
+        b"References: " + other + b" " + mid,
+    ]
+    return nl.join(fields) + sep + body
+
+
 MUTATIONS: tuple[Mutation, ...] = (
     truncate_in_headers,
     truncate_in_body,
@@ -385,6 +497,12 @@ MUTATIONS: tuple[Mutation, ...] = (
     mixed_line_endings,
     deep_mime_nesting,
     flip_random_bytes,
+    stray_cr_and_lf,
+    bare_lf_line_endings,
+    nul_in_encoded_words,
+    nul_in_attachment_name,
+    overlong_addresses,
+    overlong_message_ids,
 )
 
 
@@ -542,9 +660,14 @@ EXTREMES: tuple[tuple[str, Callable[[], bytes]], ...] = (
 
 
 def extreme_cases() -> Iterator[tuple[str, bytes]]:
-    """Yield (name, bytes) for each fixed giant or degenerate message."""
+    """Yield (name, bytes) for each fixed giant or degenerate message.
+
+    Each has a Message-ID of its own, so that in the pipeline none of them
+    stops early as a duplicate of another.
+    """
     for name, build in EXTREMES:
-        yield name, build()
+        own = b"<hostile." + name.encode() + b"@attacker.example>"
+        yield name, build().replace(b"<hostile.1@attacker.example>", own, 1)
 
 
 def large_attachment_message(

@@ -18,6 +18,8 @@ from email.policy import compat32
 
 from flufl.bounce import all_failures
 
+from tierdesk.parsers.headers import decode_text_bytes
+
 MAX_SCANNED_BYTES = 256 * 1024  # detectors cost about 0.4 ms per KB of body
 _STATUS_RE = re.compile(r"^\s*([245])\.\d{1,3}\.\d{1,3}")
 
@@ -89,8 +91,7 @@ def _first_words(message: Message) -> str:
         if part.get_content_type() == "text/plain":
             payload = part.get_payload(decode=True)
             if isinstance(payload, bytes):
-                text = payload.decode(
-                    part.get_content_charset() or "latin-1", "replace"
-                )
+                # a robot may name any charset, or garbage, as its own
+                text, _ = decode_text_bytes(payload, part.get_content_charset())
                 return " ".join(text.split())[:300]
     return ""
