@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from tierdesk.parsers.quotes import text_fingerprint
 from tierdesk.rules.handling.agent import tickets_named_by
 from tierdesk.rules.handling.bounces import (
-    fingerprint,
     repeated_text_is_a_robot,
     sent_to_a_bounce_address,
 )
@@ -59,7 +59,9 @@ def gather(
     """The facts of one message (and the message, reclassified if it is a repeating robot)."""
     if msg.bounce is not None:
         return msg, _bounce_facts(sql, msg, settings, now)
-    text = fingerprint(msg.mail.text) if msg.sender and msg.mail.text.strip() else ""
+    text = ""
+    if msg.sender:  # a ParsedMail made elsewhere than parse_mail has none yet
+        text = msg.mail.text_fingerprint or text_fingerprint(msg.mail.text)
     repeats = 0
     if text:
         window = now - timedelta(seconds=settings.limits.repeat_window)

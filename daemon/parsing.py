@@ -44,7 +44,7 @@ from tierdesk.parsers.parsed import ParsedMail, ParseLimits
 
 log = logging.getLogger("tierdesk.parsing")
 
-QUEUE_DEPTH = 16  # messages queued to one worker, so it never waits for the next
+QUEUE_DEPTH = 64  # messages queued to one worker, so it never waits for the next
 QUEUE_BYTES = 4 * 1024 * 1024  # ... unless they are big (one is always allowed)
 MESSAGES_PER_WORKER = 3200  # workers are recycled so no leak can grow for months
 PATIENCE = 0.5  # seconds to wait for the next result before calling on_wait
@@ -75,12 +75,12 @@ class ParseRunner:
 
     def start(self) -> None:
         """Start the worker processes now and wait until they are ready to parse."""
-        self._spawn()
+        self.spawn()
         for worker in self._pool:
             if not worker.wait_ready(START_WAIT):
                 log.error("a parse worker did not start within %ss", START_WAIT)
 
-    def _spawn(self) -> None:
+    def spawn(self) -> None:
         """Start workers up to `workers`, without waiting for them."""
         while len(self._pool) < self.workers:
             self._pool.append(Worker.start(self.parse_one))
@@ -153,6 +153,8 @@ class ParseRunner:
                         call_at = None
                         if on_wait and wanted not in ready:
                             on_wait()
+                # keep the workers fed while the caller handles this one
+                self._dispatch(todo, raws, limits)
                 yield ready.pop(wanted)
         finally:
             # The caller stopped early: answers still on their way would be
@@ -167,7 +169,7 @@ class ParseRunner:
         """Queue waiting messages to the workers, the least busy first."""
         self._recycle()
         while todo:
-            self._spawn()
+            self.spawn()
             worker = min(self._pool, key=lambda w: len(w.in_flight))
             if worker.in_flight and (
                 len(worker.in_flight) >= QUEUE_DEPTH
@@ -190,7 +192,7 @@ class ParseRunner:
             wake = min(wake, until)
         for conn in wait([w.results for w in busy], max(0.0, wake - time.monotonic())):
             worker = next(w for w in busy if w.results is conn)
-            self._take_answer(worker, ready, todo)
+            self._take_answers(worker, ready, todo)
         now = time.monotonic()
         for worker in busy:
             if (
@@ -199,6 +201,18 @@ class ParseRunner:
                 and now >= worker.deadline(self.timeout)
             ):
                 self._give_up(worker, ready, todo)
+
+    def _take_answers(
+        self,
+        worker: Worker,
+        ready: dict[int, ParsedMail | ParseFailure],
+        todo: deque[int],
+    ) -> None:
+        """Take every answer the worker has sent, without waiting for more."""
+        self._take_answer(worker, ready, todo)
+        # one poll for many answers: a worker is usually ahead of the pipeline
+        while worker in self._pool and worker.in_flight and worker.results.poll(0):
+            self._take_answer(worker, ready, todo)
 
     def _take_answer(
         self,

@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tierdesk.daemon.admin import EX_NOTFOUND, EX_USAGE, emit
-from tierdesk.daemon.mail_path import mail_path
 from tierdesk.daemon.runtime import Runtime
 from tierdesk.rules.yamlschema import Duration, convert_scalar
 from tierdesk.rules.yamlsource import Located, Problem
@@ -124,6 +123,9 @@ def spool_why(args: argparse.Namespace, runtime: Runtime) -> int:
     if detail is None:
         print(f"tierdesk: no spool item {args.id}", file=sys.stderr)
         return EX_NOTFOUND
+    # mail-parser costs 40 ms to import; only this command uses it
+    from tierdesk.daemon.mail_path import mail_path
+
     data = _detail_dict(detail)
     item = spool.load(runtime.sql, args.id)
     data["hops"] = [asdict(h) for h in mail_path(item.raw)] if item and item.raw else []

@@ -16,8 +16,6 @@ from email import message_from_bytes
 from email.message import Message
 from email.policy import compat32
 
-from flufl.bounce import all_failures
-
 from tierdesk.parsers.headers import decode_text_bytes
 
 MAX_SCANNED_BYTES = 256 * 1024  # detectors cost about 0.4 ms per KB of body
@@ -51,6 +49,9 @@ class BounceReport:
 
 def read_bounce(raw: bytes) -> BounceReport:
     """The failures a bounce reports (nothing when it cannot be read)."""
+    # imported here: 20 ms at every start, and most mail is not a bounce
+    from flufl.bounce import all_failures
+
     message = message_from_bytes(raw[:MAX_SCANNED_BYTES], policy=compat32)
     try:
         temporary, permanent = all_failures(message)

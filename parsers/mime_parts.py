@@ -32,6 +32,7 @@ class Part:
 
     message: Message
     inside_attachment: bool
+    is_file: bool  # `is_attachment`, decided once: its header lookups cost
 
 
 @dataclass
@@ -59,7 +60,7 @@ def walk_parts(msg: Message, limits: ParseLimits, notes: list[str]) -> list[Part
             notes.append(f"more than {limits.parts} MIME parts; the rest left out")
             break
         part, inside, depth = stack.pop()
-        found.append(Part(part, inside))
+        found.append(Part(part, inside, is_attachment(part, inside)))
         # is_multipart() first: get_payload() on a leaf decodes its charset.
         if not part.is_multipart():
             continue
@@ -89,7 +90,7 @@ def is_attachment(part: Message, inside: bool) -> bool:
         return not part.is_multipart()
     if part.get_content_disposition() == "attachment" or part.get_param("name"):
         return True
-    if part.get_filename():
+    if part.get_param("filename", header="content-disposition"):
         return True
     return part.get_content_type() not in ("text/plain", "text/html")
 
@@ -103,9 +104,7 @@ def texts(
     for index, part in enumerate(parts):
         msg = part.message
         ctype = msg.get_content_type()
-        if ctype not in ("text/plain", "text/html") or is_attachment(
-            msg, part.inside_attachment
-        ):
+        if ctype not in ("text/plain", "text/html") or part.is_file:
             continue
         data = decoded_payload(msg)
         if not budget.take(len(data)):
@@ -123,18 +122,13 @@ def texts(
 
 
 def attachments(
-    msg: Message, parts: list[Part], budget: Budget, defects: list[str]
+    parts: list[Part], budget: Budget, defects: list[str]
 ) -> list[MailAttachment]:
     """The files the message carries, each decoded once, within the budget."""
     result = []
     for part in parts:
         current = part.message
-        if current is msg and not msg.is_multipart() and not is_attachment(msg, False):
-            continue
-        if (
-            not is_attachment(current, part.inside_attachment)
-            or current.get_content_type() == "message/rfc822"
-        ):
+        if not part.is_file or current.get_content_type() == "message/rfc822":
             continue
         index = len(result) + len(budget.left_out) + 1
         try:

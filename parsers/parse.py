@@ -43,6 +43,7 @@ from tierdesk.parsers.mime_parts import (
     walk_parts,
 )
 from tierdesk.parsers.parsed import Address, ParsedMail, ParseLimits
+from tierdesk.parsers.quotes import text_fingerprint
 
 DEFAULT_LIMITS = ParseLimits()
 _ADDRESS_HEADERS = ("from", "to", "cc", "reply-to")
@@ -116,7 +117,7 @@ def _parse(raw: bytes, limits: ParseLimits) -> ParsedMail:
 
     budget = Budget(limits.decoded_size)
     text_parts, html_parts = texts(parts, budget, defects, capped)
-    files = attachments(msg, parts, budget, defects)
+    files = attachments(parts, budget, defects)
     capped += left_out_note(budget, limits.decoded_size)
     date = _parse_date(first.get("date", ""))
     if date is None and first.get("date", "").strip():
@@ -153,6 +154,7 @@ def _parse(raw: bytes, limits: ParseLimits) -> ParsedMail:
         size=len(raw),
         sha256=digest,
         trace=trace,
+        text_fingerprint=text_fingerprint(text),
     )
 
 

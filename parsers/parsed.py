@@ -80,6 +80,8 @@ class ParsedMail:
     # (lower-cased name, value) of every trace header (Return-Path, Delivered-To,
     # Authentication-Results ...), topmost first: the MTA's own copies stand on top
     trace: tuple[tuple[str, str], ...] = ()
+    # `quotes.text_fingerprint` of `text`, made where the parsing is (another core)
+    text_fingerprint: str = ""
 
     def header(self, name: str) -> str:
         """The first value of header `name` (case-insensitive), or '' when absent."""

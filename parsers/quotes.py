@@ -9,6 +9,7 @@ really history cuts the text; quotes with the agent's answers in between stay.
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from tierdesk.parsers.commands import is_command_line
@@ -108,6 +109,7 @@ _TO_FIELDS = frozenset(
     }
 )
 _RULE_RE = re.compile(r"_{5,}|-{5,}")  # Outlook draws one above its header block
+_FINGERPRINT_NOISE = re.compile(r"[\W\d_]+")
 
 
 def strip_quoted(text: str) -> str:
@@ -127,6 +129,18 @@ def strip_quoted(text: str) -> str:
         return _join(kept)
     new_part = _join(_drop_trailing_quotes(lines[: _cut_index(lines)]))
     return new_part or _join(lines)
+
+
+def text_fingerprint(text: str) -> str:
+    """What a mail says, with quotes, digits, punctuation and spacing folded away.
+
+    Two mails that say the same in other words than numbers get the same
+    fingerprint: how a robot repeating itself is noticed.
+    """
+    if not text.strip():
+        return ""
+    words = _FINGERPRINT_NOISE.sub(" ", strip_quoted(text)[:4000].casefold()).split()
+    return hashlib.sha1(" ".join(words).encode()).hexdigest()
 
 
 def _forward_at_top(lines: list[str]) -> int | None:

@@ -17,11 +17,12 @@ from functools import cache
 from typing import Any
 
 from peewee import CharField, Database
+from peewee import __exception_wrapper__ as as_peewee_errors
 
 from tierdesk.storage.clock import to_naive_utc
 from tierdesk.storage.db import is_sqlite
 from tierdesk.storage.models import ALL_MODELS
-from tierdesk.storage.text import fit
+from tierdesk.storage.text import fit, storable
 
 
 class Sql:
@@ -42,10 +43,22 @@ class Sql:
     def _params(self, params: tuple[Any, ...]) -> tuple[Any, ...]:
         # every timestamp column holds naive UTC; SQLite gets peewee's own text
         # form of it, so models read these columns back as datetimes
-        if not any(isinstance(p, datetime) for p in params):
+        # ... and text as both databases store it (`storage.text`); a loop,
+        # not any(): this runs for every statement
+        for p in params:
+            if isinstance(p, datetime) or (
+                isinstance(p, str) and ("\x00" in p or not p.isascii())
+            ):
+                break
+        else:
             return params
         return tuple(
-            self._timestamp(p) if isinstance(p, datetime) else p for p in params
+            self._timestamp(p)
+            if isinstance(p, datetime)
+            else storable(p)
+            if isinstance(p, str)
+            else p
+            for p in params
         )
 
     def _timestamp(self, value: datetime) -> object:
@@ -53,8 +66,15 @@ class Sql:
         return str(naive) if self.sqlite else naive
 
     def run(self, sql: str, *params: Any) -> Any:
-        """Execute one statement; returns the cursor."""
-        return self.db.execute_sql(self._text(sql), self._params(params))
+        """Execute one statement; returns the cursor.
+
+        Straight to the driver's cursor: `Database.execute_sql` costs about as
+        much as SQLite takes to run a simple statement. Errors are peewee's all the same.
+        """
+        with as_peewee_errors:
+            cursor = self.db.cursor()
+            cursor.execute(self._text(sql), self._params(params))
+        return cursor
 
     def one(self, sql: str, *params: Any) -> tuple[Any, ...] | None:
         """The first row of a query, or None."""

@@ -41,13 +41,12 @@ def storable_params(params: Sequence[Any] | None) -> Sequence[Any] | None:
     """A statement's parameters with every string made storable (others as they are)."""
     if not params:
         return params
-    if not any(isinstance(p, str) and _needs_care(p) for p in params):
+    for p in params:  # a loop, not any(): this runs for every statement
+        if isinstance(p, str) and ("\x00" in p or not p.isascii()):
+            break
+    else:
         return params  # the usual case: nothing copied
     return type(params)(storable(p) if isinstance(p, str) else p for p in params)
-
-
-def _needs_care(value: str) -> bool:
-    return "\x00" in value or not value.isascii()
 
 
 def fit(value: str, chars: int, octets: int | None = None) -> str:

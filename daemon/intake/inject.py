@@ -105,6 +105,8 @@ def inject(
     """Spool, then process, then report each message; returns the exit status."""
     limit = int(runtime.config.smtp.max_message_size)
     status = EX_OK
+    # the workers start up while the files are read and spooled
+    runtime.pipeline.parser.spawn()
     for chunk in _chunks(readers, CHUNK):
         refused: list[Oversize | None] = []  # per message, in input order
         arrivals: list[spool.Arrival] = []

@@ -11,15 +11,12 @@ ticket and never gets mail; the agent whose answer bounced is told.
 
 from __future__ import annotations
 
-import hashlib
-import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from tierdesk.parsers.bounce_address import looks_like_verp, read_verp
 from tierdesk.parsers.bounces import BounceReport, read_bounce
 from tierdesk.parsers.parsed import Classification, MailKind, ParsedMail
-from tierdesk.parsers.quotes import strip_quoted
 from tierdesk.parsers.reply_address import KeyRing, header_addresses
 from tierdesk.rules.guard import address_key
 from tierdesk.rules.handling.facts import Envelope, Facts, Inbound, SentMail
@@ -38,7 +35,6 @@ from tierdesk.rules.handling.plan import (
 from tierdesk.rules.handling.settings import Limits, Settings
 
 RELAYED_KINDS = ("reply", "vendor")
-_FINGERPRINT_NOISE = re.compile(r"[\W\d_]+")
 
 
 @dataclass(frozen=True)
@@ -121,12 +117,6 @@ def _tell_the_author(sent: SentMail, failed: str, settings: Settings) -> list[Ma
             reason=failed,
         )
     ]
-
-
-def fingerprint(text: str) -> str:
-    """What a mail says, with quotes, digits, punctuation and spacing folded away."""
-    words = _FINGERPRINT_NOISE.sub(" ", strip_quoted(text)[:4000].casefold()).split()
-    return hashlib.sha1(" ".join(words).encode()).hexdigest()
 
 
 def repeated_text_is_a_robot(msg: Inbound, repeats: int, settings: Settings) -> Inbound:
