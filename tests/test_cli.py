@@ -310,3 +310,22 @@ def test_participants_can_be_listed_added_and_removed(capsys, config_file):
         "carol@customer.example  cc",
     ]
     assert removed.splitlines() == ["alice@customer.example  requester"]
+
+
+def test_inject_stops_at_an_unreadable_file_and_still_takes_the_ones_before(
+    capsys, config_file, tmp_path
+):
+    missing = tmp_path / "not-there.eml"
+
+    code, out = run(
+        capsys,
+        "inject",
+        "-c",
+        str(config_file),
+        str(FIXTURES / "flow/new_request.eml"),
+        str(missing),
+        str(FIXTURES / "flow/reply_with_token.eml"),
+    )
+
+    assert code == 66  # EX_NOINPUT: the MTA or the admin sees the rest was not taken
+    assert [r["outcome"] for r in json_lines(out)] == ["new_ticket"]

@@ -1,7 +1,7 @@
 """`tierdesk inject`: take raw messages the way an MTA pipe would (like RT's rt-mailgate).
 
-Messages are spooled in durable commits of up to CHUNK messages, then each
-is processed and one JSON line per message says what happened. If spooling
+Messages are spooled in durable commits of up to CHUNK messages, then all
+are processed and one JSON line per message says what happened. If spooling
 fails the exit status is 75 (EX_TEMPFAIL), so the MTA keeps the mail and
 retries; what was already spooled is recognised then as a duplicate.
 
@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from email import policy
 from email.parser import BytesHeaderParser
 from functools import partial
-from itertools import islice
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -37,7 +36,8 @@ EX_OK = 0
 EX_DATAERR = 65
 EX_NOINPUT = 66
 EX_TEMPFAIL = 75
-CHUNK = 200
+CHUNK = 1000  # messages spooled in one durable commit, at most ...
+CHUNK_BYTES = 32 * 1024 * 1024  # ... and this many bytes of them
 HEAD_BYTES = 64 * 1024  # enough of an oversize message to find its Message-ID
 DISCARD_BYTES = 1024 * 1024
 
@@ -102,52 +102,85 @@ def inject(
     sender: str | None = None,
     recipients: tuple[str, ...] = (),
 ) -> int:
-    """Spool, then process, then report each message; returns the exit status."""
+    """Spool all, then process all, then report each message; returns the exit status.
+
+    Processing all at once keeps the parse workers busy from the first
+    message to the last (each round of processing starts them empty). If
+    reading or spooling stops part-way, what was spooled is still processed
+    and reported, and the exit status says why the rest was not taken.
+    """
     limit = int(runtime.config.smtp.max_message_size)
-    status = EX_OK
     # the workers start up while the files are read and spooled
     runtime.pipeline.parser.spawn()
-    for chunk in _chunks(readers, CHUNK):
-        refused: list[Oversize | None] = []  # per message, in input order
-        arrivals: list[spool.Arrival] = []
-        try:
-            for read in chunk:
-                message = read(limit)
-                if isinstance(message, Oversize):
-                    refused.append(message)
-                    continue
-                refused.append(None)
-                arrivals.append(
-                    spool.Arrival(
-                        raw=message,
-                        source="inject",
-                        mail_from=sender,
-                        rcpt_tos=recipients,
-                    )
-                )
-        except OSError as exc:
-            print(f"tierdesk inject: {exc}", file=sys.stderr)
-            return EX_NOINPUT
+    envelope = (sender, recipients)
+    taken: list[int | Oversize] = []  # a spool id or a refusal, in input order
+    status = EX_OK
+    pending = iter(readers)
+    while status == EX_OK:
+        arrivals, refused, unreadable = _read_chunk(pending, limit, envelope)
+        if unreadable is not None:  # what was read before it is still taken
+            print(f"tierdesk inject: {unreadable}", file=sys.stderr)
+            status = EX_NOINPUT
+        if not refused:
+            break
         try:
             ids = (
                 spool.spool(runtime.sql, arrivals, runtime.clock()) if arrivals else []
             )
         except StorageError as exc:
             print(f"tierdesk inject: {exc}; the MTA should retry", file=sys.stderr)
-            return EX_TEMPFAIL
-        del arrivals
-        outcomes = runtime.pipeline.process_many(ids) if ids else []
-        processed = zip(ids, outcomes, strict=True)
-        for oversize in refused:
-            if oversize is not None:
-                out.write(_refuse(oversize, limit) + "\n")
-                status = EX_DATAERR
-                continue
-            spool_id, outcome = next(processed)
-            outcome = outcome or outcome_of(runtime.sql, spool_id) or deferred()
-            out.write(outcome.as_json() + "\n")
-        out.flush()
+            status = EX_TEMPFAIL
+            break
+        spooled = iter(ids)
+        taken += [r if r is not None else next(spooled) for r in refused]
+    _report(runtime, taken, out, limit)
+    if status == EX_OK and any(isinstance(t, Oversize) for t in taken):
+        status = EX_DATAERR
     return status
+
+
+def _read_chunk(
+    pending: Iterator[Reader], limit: int, envelope: tuple[str | None, tuple[str, ...]]
+) -> tuple[list[spool.Arrival], list[Oversize | None], OSError | None]:
+    """The next messages for one durable commit: the arrivals, per message its
+    refusal or None, and the error that stopped the reading, if one did."""
+    sender, recipients = envelope
+    arrivals: list[spool.Arrival] = []
+    refused: list[Oversize | None] = []
+    size = 0
+    for read in pending:
+        try:
+            message = read(limit)
+        except OSError as exc:
+            return arrivals, refused, exc
+        if isinstance(message, Oversize):
+            refused.append(message)
+        else:
+            refused.append(None)
+            size += len(message)
+            arrivals.append(
+                spool.Arrival(
+                    raw=message, source="inject", mail_from=sender, rcpt_tos=recipients
+                )
+            )
+        if len(refused) >= CHUNK or size >= CHUNK_BYTES:
+            break
+    return arrivals, refused, None
+
+
+def _report(
+    runtime: Runtime, taken: list[int | Oversize], out: TextIO, limit: int
+) -> None:
+    """Process what was spooled and write one JSON line per message taken."""
+    ids = [t for t in taken if isinstance(t, int)]
+    outcomes = dict(zip(ids, runtime.pipeline.process_many(ids), strict=True))
+    for item in taken:
+        if isinstance(item, Oversize):
+            out.write(_refuse(item, limit) + "\n")
+            continue
+        outcome = outcomes[item] or outcome_of(runtime.sql, item) or deferred()
+        out.write(outcome.as_json() + "\n")
+    out.flush()
 
 
 def _refuse(message: Oversize, limit: int) -> str:
@@ -167,9 +200,3 @@ def _refuse(message: Oversize, limit: int) -> str:
         },
         ensure_ascii=False,
     )
-
-
-def _chunks(items: list[Reader], size: int) -> Iterator[list[Reader]]:
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
