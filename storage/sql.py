@@ -32,6 +32,8 @@ class Sql:
         self.db = db
         self.sqlite = is_sqlite(db)
         self._texts: dict[str, str] = {}
+        # a message's statements mostly pass the same `now`: convert it once
+        self._last_stamp: tuple[datetime | None, object] = (None, None)
 
     def _text(self, sql: str) -> str:
         text = self._texts.get(sql)
@@ -52,18 +54,23 @@ class Sql:
                 break
         else:
             return params
-        return tuple(
-            self._timestamp(p)
-            if isinstance(p, datetime)
-            else storable(p)
-            if isinstance(p, str)
-            else p
-            for p in params
-        )
+        return tuple([self._param(p) for p in params])
+
+    def _param(self, value: Any) -> Any:
+        if isinstance(value, datetime):
+            return self._timestamp(value)
+        if isinstance(value, str) and ("\x00" in value or not value.isascii()):
+            return storable(value)
+        return value
 
     def _timestamp(self, value: datetime) -> object:
+        last, stamp = self._last_stamp  # one read: other threads may replace it
+        if value is last:
+            return stamp
         naive = to_naive_utc(value)
-        return str(naive) if self.sqlite else naive
+        stamp = str(naive) if self.sqlite else naive
+        self._last_stamp = (value, stamp)
+        return stamp
 
     def run(self, sql: str, *params: Any) -> Any:
         """Execute one statement; returns the cursor.
