@@ -11,7 +11,6 @@ from typing import Any
 from peewee import DatabaseError
 
 from tierdesk.daemon import admin, contacts_admin, retention, trust_admin
-from tierdesk.daemon.checks import run_checks
 from tierdesk.daemon.config import Config
 from tierdesk.daemon.config_load import load_config
 from tierdesk.daemon.intake.inject import EX_TEMPFAIL, inject, inputs
@@ -264,6 +263,9 @@ def _inject(args: argparse.Namespace, runtime: Runtime) -> int:
 
 
 def _check_config(args: argparse.Namespace, runtime: Runtime) -> int:
+    # the checks import the IMAP client (30 ms), which inject never needs
+    from tierdesk.daemon.checks import run_checks
+
     checks = run_checks(runtime)
     for check in checks:
         print(check)
