@@ -23,7 +23,11 @@ def echo_in_a_subprocess(text_expression: str, limit: int) -> str:
         f"print(safe_echo({text_expression}, {limit}))"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=HANG
+        [sys.executable, "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=HANG,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
@@ -42,7 +46,9 @@ def test_a_display_name_of_one_huge_word_without_an_at_sign_is_echoed_cut_short(
 
 
 def test_a_link_at_the_edge_of_what_is_read_is_still_removed():
-    text = "Printer " * 39 + "http://evil.test/verify now"  # the link straddles the edge
+    text = (
+        "Printer " * 39 + "http://evil.test/verify now"
+    )  # the link straddles the edge
 
     assert "evil" not in safe_echo(text, NAME_CHARS * 8)
     assert "http" not in safe_echo(text, 80)
