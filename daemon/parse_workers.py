@@ -10,6 +10,7 @@ which message a worker is on: the oldest it has not answered.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import multiprocessing
@@ -72,10 +73,9 @@ def _widen(end: Connection) -> None:
     With 64 KB, ten parsed mails fill the results pipe while the pipeline
     commits a group, and the worker stands still until it reads them.
     """
-    try:
+    # AttributeError: not Linux; OSError: over /proc/sys/fs/pipe-max-size
+    with contextlib.suppress(AttributeError, OSError):
         fcntl.fcntl(end.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-    except (AttributeError, OSError):  # not Linux, or over /proc/sys/fs/pipe-max-size
-        pass
 
 
 def send_parsed(conn: Connection, mail: ParsedMail) -> None:
