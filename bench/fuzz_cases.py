@@ -60,7 +60,7 @@ COMMANDS = {
 }
 _MALLORY = b"mallory@"  # the sender of every extreme case
 _MESSAGE_ID_LINE = re.compile(rb"(?im)^Message-ID:[^\r\n]*")
-_FROM_LINE = re.compile(rb"^From:[ \t]*([^\r\n]{0,2000})", re.IGNORECASE | re.MULTILINE)
+_FROM_LINE = re.compile(rb"^From:[ \t]*([^\r\n]*)", re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass(frozen=True)

@@ -556,6 +556,18 @@ def header_line_1mb() -> bytes:
     return simple_headers(subject) + b"Content-Type: text/plain\n\nBody.\n"
 
 
+def one_word_subject_and_name() -> bytes:
+    """A 1 MiB Subject of one word and a 32 KiB display name of one word.
+
+    What we echo of them in an acknowledgement once backtracked for minutes.
+    """
+    # a sender of its own: Mallory is past the new-ticket limit, unacknowledged
+    head = simple_headers(b"x" * 2**20).replace(
+        b"From: Mallory <mallory@", b"From: " + b"m" * 2**15 + b" <wordy@", 1
+    )
+    return head + b"Content-Type: text/plain\n\nBody.\n"
+
+
 def subject_10000_encoded_words() -> bytes:
     """A Subject of 10,000 RFC 2047 encoded words, folded one per line."""
     words = [
@@ -647,6 +659,7 @@ EXTREMES: tuple[tuple[str, Callable[[], bytes]], ...] = (
     ("rfc822_nesting_1000", lambda: rfc822_nesting(1000)),
     ("prefix_boundaries_1000", lambda: prefix_boundaries(1000)),
     ("header_line_1mb", header_line_1mb),
+    ("one_word_subject_and_name", one_word_subject_and_name),
     ("subject_10000_encoded_words", subject_10000_encoded_words),
     ("to_10000_recipients", to_10000_recipients),
     ("attachments_1000", attachments_1000),

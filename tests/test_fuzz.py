@@ -3,8 +3,8 @@
 One deterministic round: real messages under stacked mutations (truncated,
 wrong boundaries, NUL bytes, bad base64 and quoted-printable, mislabelled
 charsets, bare CR and LF, over-long addresses and Message-IDs ...) and every
-fixed extreme case (10,000-deep MIME nesting, a 1 MB header line, 10,000
-encoded words and recipients, 1,000 attachments, a 0-byte message ...), each
+fixed extreme case (10,000-deep MIME nesting, a 1 MB header line, a 1 MB
+one-word Subject, 10,000 encoded words and recipients, 1,000 attachments, a 0-byte message ...), each
 spooled and run by the daemon's own pipeline with its parse workers.
 """
 
