@@ -14,7 +14,8 @@ from email.utils import parseaddr
 from pathlib import Path
 
 from bench.corpus import generate
-from bench.mutations import MUTATIONS, extreme_cases
+from bench.extreme_mail import extreme_cases
+from bench.mutations import MUTATIONS
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
 SUPPORT = "support@example.com"

@@ -6,7 +6,8 @@ import json
 import random
 from pathlib import Path
 
-from bench.mutations import extreme_cases, mutations
+from bench.extreme_mail import extreme_cases
+from bench.mutations import mutations
 
 
 def hostile_corpus(

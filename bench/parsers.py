@@ -39,7 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.corpus import generate
-from bench.mutations import large_attachment_message
+from bench.extreme_mail import large_attachment_message
 from bench.parser_adapters import LOADERS, PARSERS, SHOWN, TINY, Extract, Step
 from bench.parser_probes import hostile_corpus, probe_messages, write_corpus
 from bench.parser_report import report, versions

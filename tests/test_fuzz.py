@@ -15,9 +15,10 @@ from contextlib import ExitStack
 
 import pytest
 
+from bench.extreme_mail import EXTREMES
 from bench.fuzz_cases import Case, fuzz_cases
 from bench.fuzz_desk import FuzzRun, divergences, fuzz_databases, postgres_schema
-from bench.mutations import EXTREMES, MUTATIONS
+from bench.mutations import MUTATIONS
 from tests.conftest import PG_URL
 
 SEED = 10
