@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.envelope import plain_envelope
 from tests.support.relay_sink import RelaySink, start_sink
+from tests.support.smtp_listener import daemons, make_certificate
 from tierdesk.daemon.config import (
     Config,
     OutgoingConfig,
@@ -132,3 +133,15 @@ def ingest(runtime: Runtime) -> Callable[..., object]:
         return runtime.pipeline.process(spool_id)
 
     return run
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, db_url: str) -> Iterator[Callable[..., object]]:
+    """Start `tierdesk run` processes with start(**kwargs); all are stopped after the test."""
+    yield from daemons(tmp_path, db_url)
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed localhost certificate and its key, for STARTTLS."""
+    return make_certificate(tmp_path)
