@@ -22,6 +22,9 @@ from tierdesk.daemon.config import (
 )
 from tierdesk.daemon.runtime import Runtime, open_runtime
 
+# `server` and `pollers` for the IMAP tests
+pytest_plugins = ["tests.support.imap_pollers"]
+
 FIXTURES = Path(__file__).parent / "fixtures"
 PG_URL = os.environ.get("TIERDESK_TEST_PG", "")
 
