@@ -106,6 +106,17 @@ class Sql:
             *values.values(),
         )
 
+    def insert_ignore_returning_id(self, table: str, **values: Any) -> int | None:
+        """Insert one row unless it conflicts with a unique key; its id, or None on a conflict."""
+        values = _fitted(table, values)
+        columns = ", ".join(values)
+        marks = ", ".join("?" * len(values))
+        return self.scalar(
+            f"INSERT INTO {table} ({columns}) VALUES ({marks})"
+            " ON CONFLICT DO NOTHING RETURNING id",
+            *values.values(),
+        )
+
     def insert_ignore(self, table: str, **values: Any) -> int:
         """Insert one row unless it conflicts with a unique key; returns the row count."""
         values = _fitted(table, values)

@@ -14,7 +14,7 @@ from tierdesk.rules.guard import address_key
 from tierdesk.rules.handling.facts import TicketFacts
 from tierdesk.rules.handling.plan import NewTicket
 from tierdesk.storage.sql import Sql
-from tierdesk.storage.text import address_column, message_id_column
+from tierdesk.storage.text import address_column, message_id_column, storable
 
 TICKET_COLUMNS = (
     "t.id, t.number, t.subject, t.status, t.tier, t.queue, t.priority, t.language,"
@@ -36,12 +36,14 @@ def ticket_by_id(
 ) -> TicketFacts | None:
     """The ticket with this row id (or the one it was merged into), or None."""
     for _ in range(MAX_MERGE_CHAIN):
-        merged_into = sql.scalar(
-            "SELECT merged_into FROM ticket WHERE id = ?", ticket_id
+        row = sql.one(
+            f"SELECT t.merged_into, {TICKET_COLUMNS} WHERE t.id = ?", ticket_id
         )
-        if merged_into is None or not follow_merges:
-            break
-        ticket_id = merged_into
+        if row is None:
+            return None
+        if row[0] is None or not follow_merges:
+            return TicketFacts(*row[1:])
+        ticket_id = row[0]
     row = sql.one(f"SELECT {TICKET_COLUMNS} WHERE t.id = ?", ticket_id)
     return TicketFacts(*row) if row else None
 
@@ -51,13 +53,16 @@ def contact_for(sql: Sql, address: Address, now: datetime) -> tuple[int, str]:
     email = address_column(address.key)
     row = sql.one("SELECT id, name FROM contact WHERE email = ?", email)
     if row is None:
-        sql.insert_ignore(
+        new_id = sql.insert_ignore_returning_id(
             "contact",
             email=email,
             name=address.name,
             created_at=now,
             email_key=address_column(address_key(address.key)),
         )
+        if new_id is not None:
+            return new_id, storable(address.name)  # as stored
+        # another daemon created it since our look-up
         row = sql.one("SELECT id, name FROM contact WHERE email = ?", email)
     elif address.name and not row[1]:
         sql.run("UPDATE contact SET name = ? WHERE id = ?", address.name, row[0])
