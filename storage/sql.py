@@ -43,25 +43,22 @@ class Sql:
         return text
 
     def _params(self, params: tuple[Any, ...]) -> tuple[Any, ...]:
-        # every timestamp column holds naive UTC; SQLite gets peewee's own text
-        # form of it, so models read these columns back as datetimes
-        # ... and text as both databases store it (`storage.text`); a loop,
-        # not any(): this runs for every statement
-        for p in params:
-            if isinstance(p, datetime) or (
-                isinstance(p, str) and ("\x00" in p or not p.isascii())
-            ):
-                break
-        else:
-            return params
-        return tuple([self._param(p) for p in params])
-
-    def _param(self, value: Any) -> Any:
-        if isinstance(value, datetime):
-            return self._timestamp(value)
-        if isinstance(value, str) and ("\x00" in value or not value.isascii()):
-            return storable(value)
-        return value
+        # Every timestamp column holds naive UTC; SQLite gets peewee's own text
+        # form of it, so models read these columns back as datetimes. Text goes
+        # as both databases store it (`storage.text`). One plain pass: this runs
+        # for every statement, and most parameters need nothing.
+        changed: list[Any] | None = None
+        for index, value in enumerate(params):
+            if isinstance(value, datetime):
+                value = self._timestamp(value)
+            elif isinstance(value, str) and ("\x00" in value or not value.isascii()):
+                value = storable(value)
+            else:
+                continue
+            if changed is None:
+                changed = list(params)
+            changed[index] = value
+        return params if changed is None else tuple(changed)
 
     def _timestamp(self, value: datetime) -> object:
         last, stamp = self._last_stamp  # one read: other threads may replace it
