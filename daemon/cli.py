@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from peewee import DatabaseError
@@ -15,8 +16,9 @@ from tierdesk.daemon.config import Config
 from tierdesk.daemon.config_load import load_config
 from tierdesk.daemon.intake.inject import EX_TEMPFAIL, inject, inputs
 from tierdesk.daemon.runtime import Runtime, configure_logging, open_runtime
+from tierdesk.daemon.sole_daemon import AnotherDaemon, claim_database
 from tierdesk.rules.yamlsource import SourceError
-from tierdesk.storage.db import StorageError, open_database
+from tierdesk.storage.db import StorageError, is_sqlite, open_database
 from tierdesk.storage.schema import SchemaError, upgrade
 
 EX_USAGE = 64
@@ -236,6 +238,13 @@ def _open(
 
 def _run(args: argparse.Namespace, runtime: Runtime) -> int:
     config = runtime.config
+    claim = None
+    if is_sqlite(runtime.db):
+        try:
+            claim = claim_database(Path(runtime.db.database), runtime.clock())
+        except AnotherDaemon as exc:
+            print(f"tierdesk: {exc}", file=sys.stderr)
+            return EX_CONFIG
     try:
         return asyncio.run(_serve(runtime))
     except OSError as exc:
@@ -244,6 +253,9 @@ def _run(args: argparse.Namespace, runtime: Runtime) -> int:
             file=sys.stderr,
         )
         return EX_CONFIG
+    finally:
+        if claim is not None:
+            claim.release()
 
 
 async def _serve(runtime: Runtime) -> int:
