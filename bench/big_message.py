@@ -39,7 +39,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.daemon_process import DaemonProcess, wait_until
 from tierdesk.daemon.config import (
     Config,
     OutgoingConfig,
@@ -54,6 +53,8 @@ from tierdesk.rules.yamlschema import Duration
 from tierdesk.storage import spool
 from tierdesk.storage.db import open_database
 from tierdesk.storage.models import SpoolItem
+
+from tests.support.daemon_process import DaemonProcess, wait_until
 
 MIB = 2**20
 NO_CAPS = ParseLimits(10**9, 10**9, 10**9, 10**9, 10**12)

@@ -19,8 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.corpus import generate
 from tierdesk.parsers.bounces import read_bounce
+
+from bench.corpus import generate
 
 SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "bounces"
 FAILED = "alice@customer.example"

@@ -29,11 +29,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tierdesk.storage.db import open_database
+from tierdesk.storage.models import Message, OutboxItem, SpoolItem, Ticket
+
 from tests.support.daemon_process import DaemonProcess, wait_until
 from tests.support.dovecot import DovecotServer, ensure_dovecot_installed
 from tests.support.relay_sink import start_sink
-from tierdesk.storage.db import open_database
-from tierdesk.storage.models import Message, OutboxItem, SpoolItem, Ticket
 
 IMAP_USER, IMAP_PASSWORD = "support", "crash-test"
 

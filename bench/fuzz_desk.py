@@ -22,7 +22,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.fuzz_cases import RULES, SIGNED, SUPPORT, Case, envelope
 from tierdesk.daemon.config import (
     Config,
     Duration,
@@ -35,6 +34,8 @@ from tierdesk.daemon.runtime import Runtime, open_runtime
 from tierdesk.parsers.reply_address import sign
 from tierdesk.storage import spool
 from tierdesk.storage.sql import Sql
+
+from bench.fuzz_cases import RULES, SIGNED, SUPPORT, Case, envelope
 
 TICKET_OUTCOMES = frozenset({"new_ticket", "appended"})
 OTHER_OUTCOMES = frozenset({"duplicate", "ignored", "answered"})

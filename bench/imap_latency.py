@@ -20,10 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.daemon_process import DaemonProcess
-from tests.support.dovecot import DovecotServer, ensure_dovecot_installed
 from tierdesk.storage.db import open_database
 from tierdesk.storage.models import Message
+
+from tests.support.daemon_process import DaemonProcess
+from tests.support.dovecot import DovecotServer, ensure_dovecot_installed
 
 
 def main() -> int:

@@ -32,7 +32,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.corpus import generate
 from tierdesk.daemon.config import (
     Config,
     OutgoingConfig,
@@ -44,6 +43,8 @@ from tierdesk.daemon.runtime import open_runtime
 from tierdesk.parsers.parse import parse_mail
 from tierdesk.storage import spool
 from tierdesk.storage.models import Ticket
+
+from bench.corpus import generate
 
 
 def envelope_sender(raw: bytes) -> str:

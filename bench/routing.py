@@ -22,11 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.corpus import generate
 from tierdesk.parsers.classify import classify
 from tierdesk.parsers.parse import parse_mail
 from tierdesk.rules.load import load_rules
 from tierdesk.rules.match import MatchInput, decide
+
+from bench.corpus import generate
 
 TESTS = [
     "sender_domain: 'vendor{i}.example'",

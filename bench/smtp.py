@@ -25,10 +25,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.corpus import generate
-from tests.support.daemon_process import DaemonProcess, wait_until
 from tierdesk.storage.db import open_database
 from tierdesk.storage.models import SpoolItem, Ticket
+
+from bench.corpus import generate
+from tests.support.daemon_process import DaemonProcess, wait_until
 
 
 def send_share(

@@ -6,7 +6,6 @@ import os
 from dataclasses import dataclass
 
 from imapclient.exceptions import LoginError
-
 from tierdesk.daemon.config import Config
 from tierdesk.daemon.intake.imap import NETWORK_ERRORS, connect
 from tierdesk.daemon.outgoing.sender import DeliveryError, SmtpTransport

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from peewee import DatabaseError
-
 from tierdesk.daemon import admin, contacts_admin, retention, trust_admin
 from tierdesk.daemon.config import Config
 from tierdesk.daemon.config_load import load_config

@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass
 
 import mailparser
-
 from tierdesk.parsers.headers import single_line
 
 MAX_HEADER_BYTES = 64 * 1024  # more Received headers than that is itself the news

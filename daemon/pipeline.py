@@ -26,7 +26,6 @@ from peewee import (
     InterfaceError,
     OperationalError,
 )
-
 from tierdesk.daemon.gather import gather
 from tierdesk.daemon.outgoing.enqueue import queue_mails
 from tierdesk.daemon.parsing import ParseFailure, ParseRunner

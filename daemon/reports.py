@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from peewee import fn
-
 from tierdesk.storage import outbox, spool
 from tierdesk.storage.models import Attachment, Event, Message, Ticket
 

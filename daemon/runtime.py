@@ -9,7 +9,6 @@ import os
 from dataclasses import dataclass
 
 from peewee import Database
-
 from tierdesk.daemon.config import Config
 from tierdesk.daemon.config_load import read_secrets
 from tierdesk.daemon.outgoing.sender import Sender

@@ -22,7 +22,6 @@ from pathlib import Path
 
 from aiosmtpd.smtp import SMTP
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
 from tierdesk.daemon.config import Config, SmtpListenConfig
 from tierdesk.daemon.config_load import load_config
 from tierdesk.daemon.intake.imap import MailboxPoller

@@ -9,7 +9,6 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from peewee import Database, PostgresqlDatabase, SqliteDatabase
-
 from tierdesk.storage.models import ALL_MODELS
 from tierdesk.storage.text import storable_params
 

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from peewee import DatabaseError
-
 from tierdesk.storage.db import StorageError, reset_connection
 from tierdesk.storage.spool import Arrival, insert
 from tierdesk.storage.sql import Sql

@@ -19,7 +19,6 @@ from peewee import (
     Model,
     TextField,
 )
-
 from tierdesk.storage.clock import column_default
 
 TICKET_STATUSES = ("new", "open", "pending", "resolved", "closed")

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from peewee import IntegrityError
-
 from tierdesk.storage.sql import Sql
 
 PURGE_BATCH = 200

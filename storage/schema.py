@@ -22,7 +22,6 @@ from peewee import (
     TextField,
 )
 from playhouse.migrate import SchemaMigrator, migrate
-
 from tierdesk.rules.guard import address_key
 from tierdesk.storage.models import (
     ALL_MODELS,

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from peewee import DatabaseError
-
 from tierdesk.storage.clock import as_aware_utc
 from tierdesk.storage.db import StorageError, reset_connection
 from tierdesk.storage.models import SpoolItem

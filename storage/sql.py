@@ -18,7 +18,6 @@ from typing import Any
 
 from peewee import CharField, Database
 from peewee import __exception_wrapper__ as as_peewee_errors
-
 from tierdesk.storage.clock import to_naive_utc
 from tierdesk.storage.db import is_sqlite
 from tierdesk.storage.models import ALL_MODELS

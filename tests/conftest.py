@@ -9,10 +9,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
-from tests.support.envelope import plain_envelope
-from tests.support.relay_sink import RelaySink, start_sink
-from tests.support.smtp_listener import daemons, make_certificate
 from tierdesk.daemon.config import (
     Config,
     OutgoingConfig,
@@ -21,6 +17,10 @@ from tierdesk.daemon.config import (
     SupportConfig,
 )
 from tierdesk.daemon.runtime import Runtime, open_runtime
+
+from tests.support.envelope import plain_envelope
+from tests.support.relay_sink import RelaySink, start_sink
+from tests.support.smtp_listener import daemons, make_certificate
 
 # `server` and `pollers` for the IMAP tests
 pytest_plugins = ["tests.support.imap_pollers"]

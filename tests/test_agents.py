@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-
-from tests.conftest import fixture_bytes, make_config
-from tests.support.desk import OURS, body, new_ticket, open_desk
 from tierdesk.daemon.runtime import open_runtime
 from tierdesk.parsers.reply_address import read
 from tierdesk.storage.models import Event, Message, OutboxItem, Ticket
+
+from tests.conftest import fixture_bytes, make_config
+from tests.support.desk import OURS, body, new_ticket, open_desk
 
 
 @pytest.fixture

@@ -11,13 +11,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
-
-from tests.conftest import fixture_bytes
-from tests.support.desk import HandClock, body, new_ticket, open_desk
 from tierdesk.daemon.snapshot import replace_keys
 from tierdesk.storage import spool
 from tierdesk.storage.keys import rotate
 from tierdesk.storage.models import Event, Message, Ticket
+
+from tests.conftest import fixture_bytes
+from tests.support.desk import HandClock, body, new_ticket, open_desk
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

@@ -13,14 +13,14 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-
-from tests.conftest import FIXTURES
-from tests.support.desk import HandClock, body, new_ticket, open_desk
 from tierdesk.parsers.bounces import read_bounce
 from tierdesk.rules.guard import address_key
 from tierdesk.rules.handling.bounces import BounceScore
 from tierdesk.storage.bounces import load_score, suppressed
 from tierdesk.storage.models import Event, Message, OutboxItem, Ticket
+
+from tests.conftest import FIXTURES
+from tests.support.desk import HandClock, body, new_ticket, open_desk
 
 ALICE = "alice@customer.example"
 SUPPORT = "support@example.com"

@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from tierdesk.rules.calendar import (
     BusinessHours,
     add_business_time,

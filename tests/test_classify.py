@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
-from tests.conftest import fixture_bytes
 from tierdesk.parsers.classify import classify, is_own_address
 from tierdesk.parsers.parse import parse_mail
 from tierdesk.parsers.parsed import Address, MailKind, ParsedMail
+
+from tests.conftest import fixture_bytes
 
 OWN = frozenset({"support@acme.example", "Billing@Acme.Example"})
 INSTANCE = "acme-prod-1"

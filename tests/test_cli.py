@@ -8,13 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import FIXTURES
-from tests.support.relay_sink import free_port
 from tierdesk.daemon.cli import main
 from tierdesk.daemon.config_load import load_config
 from tierdesk.daemon.runtime import open_runtime
 from tierdesk.storage import spool
+
+from tests.conftest import FIXTURES
+from tests.support.relay_sink import free_port
 
 TIERDESK = str(Path(sys.executable).parent / "tierdesk")
 

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from ruamel.yaml import YAML
-
 from tierdesk.parsers.classify import classify
 from tierdesk.parsers.parse import parse_mail
 from tierdesk.rules.calendar import BusinessHours

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from tierdesk.daemon.config_load import load_config
 from tierdesk.rules.yamlsource import SourceError
 

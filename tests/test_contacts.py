@@ -6,11 +6,11 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from tierdesk.daemon.cli import main
+from tierdesk.storage.models import OutboxItem
 
 from tests.conftest import FIXTURES
 from tests.support.desk import HandClock, new_ticket, open_desk
-from tierdesk.daemon.cli import main
-from tierdesk.storage.models import OutboxItem
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

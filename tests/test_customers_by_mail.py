@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from tierdesk.storage.models import Event, Ticket
 
 from tests.conftest import fixture_bytes
 from tests.support.desk import body, new_ticket, open_desk
-from tierdesk.storage.models import Event, Ticket
 
 
 @pytest.fixture

@@ -9,13 +9,13 @@ import subprocess
 import time
 
 import pytest
+from tierdesk.storage.db import open_database
+from tierdesk.storage.models import MetaEntry
 
 from tests.conftest import fixture_bytes
 from tests.support.daemon_process import TIERDESK, DaemonProcess, wait_until
 from tests.support.dovecot import make_dovecot  # noqa: F401 - fixture
 from tests.support.relay_sink import free_port
-from tierdesk.storage.db import open_database
-from tierdesk.storage.models import MetaEntry
 
 REQUEST = fixture_bytes("flow/new_request.eml")
 

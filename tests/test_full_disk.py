@@ -16,14 +16,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import fixture_bytes, make_config
-from tests.support.daemon_process import DaemonProcess, wait_until
-from tests.support.words import word
 from tierdesk.daemon.runtime import open_runtime
 from tierdesk.storage import spool
 from tierdesk.storage.db import open_database
 from tierdesk.storage.models import SpoolItem, Ticket
+
+from tests.conftest import fixture_bytes, make_config
+from tests.support.daemon_process import DaemonProcess, wait_until
+from tests.support.words import word
 
 REQUEST = fixture_bytes("flow/new_request.eml")
 

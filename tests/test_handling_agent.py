@@ -2,15 +2,6 @@
 
 from __future__ import annotations
 
-from tests.support.handling import (
-    AGENTS,
-    KEYS,
-    NOW,
-    SETTINGS,
-    TICKET,
-    inbound,
-    ticket,
-)
 from tierdesk.parsers.reply_address import KeyRing, ReplyTarget
 from tierdesk.rules.decision import Decision
 from tierdesk.rules.handling.authority import may_speak_for
@@ -33,6 +24,16 @@ from tierdesk.rules.handling.plan import (
     StoreMessage,
 )
 from tierdesk.rules.model import Agent
+
+from tests.support.handling import (
+    AGENTS,
+    KEYS,
+    NOW,
+    SETTINGS,
+    TICKET,
+    inbound,
+    ticket,
+)
 
 ALICE_SIGNED = "support+1.ra.alice.000g0n.qvsbromjv27y@example.com"
 ALICE_NOTE = "support+1.na.alice.000g0n.7ms4w3coulke@example.com"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from tests.support.handling import NOW, SETTINGS, TICKET, inbound, ticket
 from tierdesk.rules.decision import Decision
 from tierdesk.rules.handling.customer import open_ticket, plan_customer_mail
 from tierdesk.rules.handling.facts import Facts, ThreadMatch
@@ -20,6 +19,8 @@ from tierdesk.rules.handling.plan import (
     Touch,
 )
 from tierdesk.rules.handling.thread import needs_routing, too_late_to_reopen
+
+from tests.support.handling import NOW, SETTINGS, TICKET, inbound, ticket
 
 NEW = "flow/new_request.eml"
 REPLY = "flow/reply_with_token.eml"

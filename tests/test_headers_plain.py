@@ -11,14 +11,14 @@ from email import message_from_bytes
 from email.policy import compat32
 
 import pytest
-
-from tests.conftest import FIXTURES
 from tierdesk.parsers.headers import (
     _plain_addresses,
     _policy_addresses,
     parse_addresses,
     unfold,
 )
+
+from tests.conftest import FIXTURES
 
 ADDRESS_FIELDS = ("from", "to", "cc", "reply-to")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from tierdesk.parsers.html_text import html_to_text
 
 

@@ -19,10 +19,6 @@ from dataclasses import dataclass, field
 
 import pytest
 from aiosmtpd.controller import Controller
-
-from tests.conftest import fixture_bytes
-from tests.support.desk import Desk, body, open_desk
-from tests.support.relay_sink import RelaySink, free_port
 from tierdesk.daemon.config import OutgoingConfig
 from tierdesk.parsers.idn import UnwritableAddress, wire_address
 from tierdesk.rules.guard import address_key, is_deliverable_address
@@ -37,6 +33,10 @@ from tierdesk.storage.models import (
     Ticket,
 )
 from tierdesk.storage.schema import upgrade
+
+from tests.conftest import fixture_bytes
+from tests.support.desk import Desk, body, open_desk
+from tests.support.relay_sink import RelaySink, free_port
 
 OLGA = "olga@пример.рф"
 OLGA_ASCII = "olga@xn--e1afmkfd.xn--p1ai"

@@ -9,6 +9,9 @@ import logging
 from pathlib import Path
 
 import pytest
+from tierdesk.daemon.intake import imap
+from tierdesk.storage.imap_state import load_checkpoint
+from tierdesk.storage.models import ImapMissingBody, SpoolItem
 
 from tests.support.daemon_process import wait_until
 from tests.support.imap_pollers import (
@@ -17,9 +20,6 @@ from tests.support.imap_pollers import (
     message,
     spool_count,
 )
-from tierdesk.daemon.intake import imap
-from tierdesk.storage.imap_state import load_checkpoint
-from tierdesk.storage.models import ImapMissingBody, SpoolItem
 
 
 @pytest.fixture

@@ -8,6 +8,8 @@ import time
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
+from tierdesk.storage.imap_state import Checkpoint, save_checkpoint
+from tierdesk.storage.models import SpoolItem, Ticket
 
 from tests.support.daemon_process import wait_until
 from tests.support.imap_pollers import (
@@ -17,8 +19,6 @@ from tests.support.imap_pollers import (
     spool_count,
 )
 from tests.support.relay_sink import free_port
-from tierdesk.storage.imap_state import Checkpoint, save_checkpoint
-from tierdesk.storage.models import SpoolItem, Ticket
 
 
 def test_idle_picks_up_new_mail_and_moves_it_to_processed(server, pollers, runtime):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-
-from tests.conftest import fixture_bytes
 from tierdesk.parsers.language import detect_language
 from tierdesk.parsers.parse import parse_mail
 from tierdesk.parsers.parsed import ParsedMail
+
+from tests.conftest import fixture_bytes
 
 
 def mail(text: str = "", subject: str = "", content_language: str = "") -> ParsedMail:

@@ -5,14 +5,15 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from tests.conftest import fixture_bytes
-from tests.support.desk import HandClock, new_ticket, open_desk
-from tests.support.words import word
 from tierdesk.daemon.runtime import open_runtime
 from tierdesk.rules.guard import address_key, over_limit
 from tierdesk.rules.handling.settings import Limits
 from tierdesk.storage import spool
 from tierdesk.storage.models import Event, Message, OutboxItem, Ticket
+
+from tests.conftest import fixture_bytes
+from tests.support.desk import HandClock, new_ticket, open_desk
+from tests.support.words import word
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 REQUEST = fixture_bytes("flow/new_request.eml")

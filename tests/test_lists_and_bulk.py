@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-
-from tests.conftest import fixture_bytes
-from tests.support.desk import open_desk
 from tierdesk.daemon.reports import spool_rows
 from tierdesk.storage import spool
 from tierdesk.storage.models import Event, Ticket
+
+from tests.conftest import fixture_bytes
+from tests.support.desk import open_desk
 
 RULES_DROPPING_NEWSLETTERS = """
 rules:

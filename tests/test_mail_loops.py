@@ -13,8 +13,9 @@ import email.policy
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from tests.support.desk import HandClock, new_ticket, open_desk
 from tierdesk.storage.models import OutboxItem
+
+from tests.support.desk import HandClock, new_ticket, open_desk
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 CUSTOMER = "alice@customer.example"

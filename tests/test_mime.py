@@ -6,7 +6,6 @@ import email
 import email.policy
 
 import pytest
-
 from tierdesk.daemon.outgoing.mime import build_message, encode_words, fold, mailbox
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from tierdesk.daemon.sla_sweep import SlaSweeper
+from tierdesk.storage.models import Ticket
 
 from tests.conftest import fixture_bytes
 from tests.support.desk import body, new_ticket, open_desk
-from tierdesk.daemon.sla_sweep import SlaSweeper
-from tierdesk.storage.models import Ticket
 
 
 @pytest.fixture

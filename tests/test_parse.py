@@ -10,10 +10,10 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import FIXTURES, fixture_bytes
 from tierdesk.parsers.parse import parse_mail
 from tierdesk.parsers.parsed import Address, ParsedMail
+
+from tests.conftest import FIXTURES, fixture_bytes
 
 
 def parse_fixture(name: str) -> ParsedMail:

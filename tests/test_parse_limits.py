@@ -14,14 +14,14 @@ from email.header import decode_header
 from email.policy import compat32
 
 import pytest
-
-from tests.conftest import fixture_bytes
 from tierdesk.daemon.config import PipelineConfig, SmtpListenConfig
 from tierdesk.daemon.config_load import load_config
 from tierdesk.parsers.headers import decode_header_value, single_line, unfold
 from tierdesk.parsers.mime_parts import decoded_payload
 from tierdesk.parsers.parse import DEFAULT_LIMITS, parse_mail
 from tierdesk.parsers.parsed import ParseLimits
+
+from tests.conftest import fixture_bytes
 
 HEAD = (
     b"From: Anna Berg <anna@globex.example>\n"

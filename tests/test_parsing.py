@@ -9,6 +9,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from tierdesk.daemon.parse_workers import receive_parsed, send_parsed
+from tierdesk.daemon.parsing import ParseFailure, ParseRunner
+from tierdesk.daemon.runtime import open_runtime
+from tierdesk.parsers.parse import DEFAULT_LIMITS, parse_mail
+from tierdesk.parsers.parsed import MailAttachment, ParseLimits
+from tierdesk.storage import spool
+from tierdesk.storage.models import SpoolItem, Ticket
 
 from tests.conftest import fixture_bytes, make_config
 from tests.support.envelope import plain_envelope
@@ -18,13 +25,6 @@ from tests.support.slow_parse import (
     hang_on_marker,
     spin_on_marker,
 )
-from tierdesk.daemon.parse_workers import receive_parsed, send_parsed
-from tierdesk.daemon.parsing import ParseFailure, ParseRunner
-from tierdesk.daemon.runtime import open_runtime
-from tierdesk.parsers.parse import DEFAULT_LIMITS, parse_mail
-from tierdesk.parsers.parsed import MailAttachment, ParseLimits
-from tierdesk.storage import spool
-from tierdesk.storage.models import SpoolItem, Ticket
 
 GOOD = fixture_bytes("flow/new_request.eml")
 

@@ -7,10 +7,6 @@ import email.policy
 import json
 
 import pytest
-
-from tests.conftest import fixture_bytes
-from tests.support.envelope import plain_envelope
-from tests.support.words import word
 from tierdesk.storage import spool
 from tierdesk.storage.models import (
     Attachment,
@@ -21,6 +17,10 @@ from tierdesk.storage.models import (
     SpoolItem,
     Ticket,
 )
+
+from tests.conftest import fixture_bytes
+from tests.support.envelope import plain_envelope
+from tests.support.words import word
 
 
 def outbox_mails() -> list[email.message.EmailMessage]:
@@ -224,8 +224,9 @@ def test_header_injection_in_subject_and_name_stays_in_one_header(ingest):
 
 
 def test_auto_replies_per_address_are_rate_limited(tmp_path, db_url):
-    from tests.conftest import make_config
     from tierdesk.daemon.runtime import open_runtime
+
+    from tests.conftest import make_config
 
     runtime = open_runtime(make_config(tmp_path, db_url, auto_replies_per_hour=2))
     raw = fixture_bytes("flow/new_request.eml")
@@ -249,8 +250,9 @@ def test_auto_replies_per_address_are_rate_limited(tmp_path, db_url):
 def test_oversize_message_is_quarantined_with_the_reason(tmp_path, db_url):
     from dataclasses import replace
 
-    from tests.conftest import make_config
     from tierdesk.daemon.runtime import open_runtime
+
+    from tests.conftest import make_config
 
     config = make_config(tmp_path, db_url)
     config = replace(config, smtp=replace(config.smtp, max_message_size=1000))

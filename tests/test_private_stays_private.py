@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from tierdesk.storage.models import Message, Ticket
 
 from tests.support.clients import CLIENTS
 from tests.support.desk import body, new_ticket, open_desk
-from tierdesk.storage.models import Message, Ticket
 
 ANSWER = "We replaced the toner cartridge; please try printing again."
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from tierdesk.parsers.quotes import strip_quoted
 
 ANSWER = "Hi Alice,\n\nthe printer driver 5.1 fixes this.\n\nBest,\nBob"

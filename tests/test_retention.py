@@ -8,8 +8,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import FIXTURES
 from tierdesk.daemon.cli import main
 from tierdesk.daemon.config_load import load_config
 from tierdesk.daemon.runtime import open_runtime
@@ -25,6 +23,8 @@ from tierdesk.storage.models import (
 )
 from tierdesk.storage.schema import current_version, upgrade
 from tierdesk.storage.sql import Sql
+
+from tests.conftest import FIXTURES
 
 HOLD_RULES = """rules:
   - name: held for review

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from tests.support.routing import rules_file
 from tierdesk.rules.load import load_rules
 from tierdesk.rules.yamlsource import SourceError
+
+from tests.support.routing import rules_file
 
 
 def test_a_file_whose_examples_fail_is_not_loaded(tmp_path):

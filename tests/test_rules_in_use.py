@@ -10,14 +10,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from tierdesk.daemon.runtime import open_runtime
+from tierdesk.storage import spool
+from tierdesk.storage.models import Event, SpoolItem, Ticket
 
 from tests.conftest import FIXTURES, fixture_bytes, make_config
 from tests.support.daemon_process import TIERDESK, DaemonProcess, wait_until
 from tests.support.envelope import plain_envelope
 from tests.support.words import word
-from tierdesk.daemon.runtime import open_runtime
-from tierdesk.storage import spool
-from tierdesk.storage.models import Event, SpoolItem, Ticket
 
 EXAMPLE = Path(__file__).parents[1] / "rules" / "example-rules.yaml"
 REQUEST = fixture_bytes("flow/new_request.eml")

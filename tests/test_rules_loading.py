@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from tests.support.routing import BASE, message, route, rules_file
 from tierdesk.rules.load import load_rules
 from tierdesk.rules.yamlsource import SourceError
+
+from tests.support.routing import BASE, message, route, rules_file
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from tierdesk.storage.db import open_database
 from tierdesk.storage.models import Contact, MetaEntry
 from tierdesk.storage.schema import (

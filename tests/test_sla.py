@@ -10,14 +10,14 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-
-from tests.conftest import fixture_bytes, make_config
-from tests.support.envelope import plain_envelope
 from tierdesk.daemon.runtime import open_runtime
 from tierdesk.daemon.sla_sweep import SlaSweeper
 from tierdesk.storage import spool
 from tierdesk.storage.changes import change_status, record_first_response
 from tierdesk.storage.models import Event, OutboxItem, Ticket
+
+from tests.conftest import fixture_bytes, make_config
+from tests.support.envelope import plain_envelope
 
 BERLIN = ZoneInfo("Europe/Berlin")
 FRIDAY_4PM = datetime(2026, 1, 9, 16, 0, tzinfo=BERLIN)

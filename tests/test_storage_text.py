@@ -8,7 +8,6 @@ import random
 from datetime import UTC, datetime
 
 import pytest
-
 from tierdesk.parsers.parsed import Address, MailAttachment, ParsedMail
 from tierdesk.rules.decision import Decision
 from tierdesk.rules.handling.plan import NewTicket

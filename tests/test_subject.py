@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from tierdesk.parsers.subject import format_subject, parse_subject, strip_reply_prefixes
 
 TAG = "ACME"

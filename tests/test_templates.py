@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from tierdesk.daemon.outgoing.templating import TemplateFailure, Templates
 
 CONTEXT = {

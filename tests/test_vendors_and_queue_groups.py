@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from tierdesk.parsers.reply_address import read
+from tierdesk.storage.models import Message, Ticket
 
 from tests.conftest import fixture_bytes
 from tests.support.desk import OURS, body, new_ticket, open_desk
-from tierdesk.parsers.reply_address import read
-from tierdesk.storage.models import Message, Ticket
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import time
 
 import pytest
-
 from tierdesk.rules.calendar import BusinessHours
 from tierdesk.rules.week import parse_week
 

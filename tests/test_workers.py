@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from tierdesk.daemon.workers import Backoff, Worker
 
 from tests.support.daemon_process import wait_until
-from tierdesk.daemon.workers import Backoff, Worker
 
 LONG = 60.0  # a wait that only a wake-up or a stop may end within the test
 PATIENCE = 10.0  # how long the test waits for the worker thread before failing

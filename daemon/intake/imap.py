@@ -25,7 +25,6 @@ from contextlib import suppress
 
 from imapclient import DELETED, SEEN, IMAPClient, SocketTimeout
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
-
 from tierdesk.daemon.config import ImapMailboxConfig
 from tierdesk.daemon.config_load import read_secret
 from tierdesk.daemon.workers import Backoff, Worker

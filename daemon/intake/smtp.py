@@ -20,7 +20,6 @@ from typing import Any, AnyStr
 
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import DATA_SIZE_DEFAULT, SMTP, Envelope, Session
-
 from tierdesk.parsers.classify import is_own_address
 from tierdesk.storage.db import StorageError
 from tierdesk.storage.spool import Arrival

@@ -10,13 +10,14 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from tests.conftest import fixture_bytes, make_config
-from tests.support.envelope import plain_envelope
 from tierdesk.daemon.config import Config
 from tierdesk.daemon.runtime import open_runtime
 from tierdesk.storage import spool
 from tierdesk.storage.clock import Clock, system_clock
 from tierdesk.storage.models import OutboxItem, Ticket
+
+from tests.conftest import fixture_bytes, make_config
+from tests.support.envelope import plain_envelope
 
 RULES = """
 queues: [hardware]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from tests.conftest import fixture_bytes
 from tierdesk.parsers.authres import AuthResults
 from tierdesk.parsers.classify import classify
 from tierdesk.parsers.parse import parse_mail
@@ -14,6 +13,8 @@ from tierdesk.parsers.subject import parse_subject
 from tierdesk.rules.handling.facts import Envelope, Inbound, TicketFacts
 from tierdesk.rules.handling.settings import Settings
 from tierdesk.rules.model import Agent, RuleSet
+
+from tests.conftest import fixture_bytes
 
 SECRET = (
     b"handling-tests"  # signed the addresses in tests/fixtures/agents/ on NOW's day

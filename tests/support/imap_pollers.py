@@ -7,13 +7,13 @@ Registered as a plugin by tests/conftest.py, so every IMAP test module gets
 from __future__ import annotations
 
 import pytest
+from tierdesk.daemon.config import ImapMailboxConfig
+from tierdesk.daemon.intake.imap import MailboxPoller
+from tierdesk.storage.models import SpoolItem
 
 from tests.conftest import fixture_bytes
 from tests.support.daemon_process import wait_until
 from tests.support.dovecot import make_dovecot  # noqa: F401 - the fixture `server` uses
-from tierdesk.daemon.config import ImapMailboxConfig
-from tierdesk.daemon.intake.imap import MailboxPoller
-from tierdesk.storage.models import SpoolItem
 
 USER = "support"
 PASSWORD = "s3cret-imap"

@@ -8,10 +8,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-from tests.support.daemon_process import DaemonProcess
 from tierdesk.storage.db import open_database
 from tierdesk.storage.models import SpoolItem
+
+from tests.support.daemon_process import DaemonProcess
 
 
 def daemons(tmp_path: Path, db_url: str) -> Iterator[Callable[..., DaemonProcess]]:
