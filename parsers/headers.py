@@ -9,56 +9,31 @@ in an encoded word can never reach a reply's headers.
 from __future__ import annotations
 
 import binascii
-import functools
 import re
 from email import policy
-from email.utils import getaddresses
-from typing import NamedTuple
-
-from tierdesk.parsers.parsed import Address
 
 _POLICY = policy.default
-# The classes policy.default builds for these headers, built once.
-_HEADER_CLASSES = {
-    name: _POLICY.header_factory[name] for name in ("from", "to", "cc", "reply-to")
-}
 _UNSTRUCTURED = _POLICY.header_factory["x-tierdesk-unstructured"]  # as for Subject
 
 _SURROGATE_RE = re.compile(r"[\ud800-\udfff]+")
 _STRAY_SURROGATE_RE = re.compile(r"[\ud800-\udc7f\udd00-\udfff]")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 _FOLD_RE = re.compile(r"\r?\n(?=[ \t])")
-_LINEBREAK_RE = re.compile(r"[\r\n]")
 # Anything but space, controls, brackets and raw bytes: RFC 6532 allows UTF-8.
 _ID_CHARS = r"[^\s<>\x00-\x1f\x7f\ud800-\udfff]+"
 _ID_RE = re.compile(rf"<\s*({_ID_CHARS})\s*>")
 _BARE_ID_RE = re.compile(_ID_CHARS)
 _MAX_ID_LENGTH = 500
 _MAX_NOTE_LENGTH = 300
-_MAX_CACHED_LENGTH = 1000
-_MAX_POLICY_LENGTH = 8192  # ~250 addresses, ~50 ms
 _ASCII_OR_UTF8 = ("us-ascii", "ascii", "utf-8", "utf8")
 _NOT_UTF8 = "raw 8-bit bytes are not UTF-8; decoded as {}"
-_ENCODED_WORD = r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?="
-_ENCODED_RUN_RE = re.compile(rf"{_ENCODED_WORD}(?:\s+{_ENCODED_WORD})*")
+# past this, policy.default is too slow for a header (~250 addresses, ~50 ms)
+MAX_POLICY_LENGTH = 8192
 # One encoded word; no part can run past a '?' or a space, so scanning is linear.
 _WORD_RE = re.compile(
     r"=\?(?P<charset>[^?\s]+)\?(?P<encoding>[bBqQ])\?(?P<text>[^?\s]*)\?="
 )
 _BASE64_RE = re.compile(r"[A-Za-z0-9+/]*={0,2}")
-_ANGLE_ADDR_RE = re.compile(r"<([^<>\s@]+@[^<>\s@]+)>")
-# The lookbehind makes a match start only at a word start: linear time.
-_BARE_ADDR_RE = re.compile(r"(?<![^\s<>\"(),;:@])[^\s<>\"(),;:@]+@[^\s<>\"(),;:@]+")
-_BAD_ADDR_RE = re.compile(r"[<>\x00-\x1f\x7f]")
-# The commonest address field, read without the header registry when nothing
-# in it could be parsed two ways: `Name Words <local@domain>` or a bare
-# `local@domain`, ASCII atoms only (no quotes, dots, comments or encoded words).
-_DOT_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-_PLAIN_NAME = r"[A-Za-z0-9'_-]+(?: [A-Za-z0-9'_-]+)*"
-_PLAIN_ADDRESS_RE = re.compile(
-    rf"(?:(?P<name>{_PLAIN_NAME}) <(?P<angle>{_DOT_ATOM}@{_DOT_ATOM})>"
-    rf"|(?P<bare>{_DOT_ATOM}@{_DOT_ATOM}))"
-)
 
 _LOW_BYTES = bytes(range(0x80))
 _NOT_ASCII_LETTERS = bytes(
@@ -66,14 +41,6 @@ _NOT_ASCII_LETTERS = bytes(
 )
 _NOT_C0_DF = bytes(b for b in range(256) if not 0xC0 <= b <= 0xDF)
 _NOT_E0_FF = bytes(range(0xE0))
-
-
-class AddressField(NamedTuple):
-    """An address header, parsed: the mailboxes, the decoded text, and defect notes."""
-
-    addresses: list[Address]
-    text: str
-    defects: list[str]
 
 
 def single_line(text: str) -> str:
@@ -198,21 +165,21 @@ def decode_header_value(
     if note:
         notes.append(f"{name}: {note}")
     text = unfold(text)
-    if "=?" in text and len(text) > _MAX_POLICY_LENGTH:
+    if "=?" in text and len(text) > MAX_POLICY_LENGTH:
         # policy.default's decoder is quadratic in the words (10,000 take 1.4 GB);
         # email.header's is linear and good enough for a header nobody reads whole
         notes.append(f"{name}: {len(text)} characters; decoded word by word")
-        text = _decode_words_leniently(text)
+        text = decode_words_leniently(text)
     elif "=?" in text:
         try:
             text = str(_UNSTRUCTURED(name, text))
         except Exception as exc:  # noqa: BLE001 - any parser bug must not stop the mail
             notes.append(f"{name}: RFC 2047 decoding failed ({type(exc).__name__})")
-            text = _decode_words_leniently(text)
+            text = decode_words_leniently(text)
     return single_line(text), notes
 
 
-def _decode_words_leniently(text: str) -> str:
+def decode_words_leniently(text: str) -> str:
     """Decode RFC 2047 encoded words one by one, in linear time; bad bytes become U+FFFD.
 
     email.header.decode_header would do, but it is quadratic (list.pop(0) per
@@ -296,114 +263,3 @@ def _utf8(value: str) -> str:
         return value.encode("ascii", "surrogateescape").decode("utf-8")
     except UnicodeError:
         return value
-
-
-def parse_addresses(
-    name: str, value: str, fallback_charset: str | None = None
-) -> AddressField:
-    """Parse an address header with policy.default, falling back to getaddresses.
-
-    policy.default raises on many malformed headers; those fall back and get a note.
-    """
-    notes: list[str] = []
-    text, note = text_from_8bit(value, fallback_charset)
-    if note:
-        notes.append(f"{name}: {note}")
-    text = unfold(text)
-    if len(text) > _MAX_POLICY_LENGTH:
-        # policy.default needs ~0.3 ms per address; a huge list would stall intake.
-        notes.append(f"{name}: {len(text)} characters; parsed with getaddresses")
-        pairs, display = _fallback_pairs(text), _display_fallback(text, name)
-    elif (plain := _plain_addresses(text)) is not None:
-        pairs, display = plain  # the header registry costs 0.1 ms a field
-    else:
-        try:
-            parse = _policy_addresses
-            if len(text) <= _MAX_CACHED_LENGTH:
-                parse = _policy_addresses_cached
-            pairs, display = parse(name.lower(), text)
-        except Exception as exc:  # noqa: BLE001 - policy.default has many crash paths
-            notes.append(
-                f"{name}: policy.default raised {type(exc).__name__}: {exc}; "
-                "parsed with email.utils.getaddresses"
-            )
-            pairs, display = _fallback_pairs(text), _display_fallback(text, name)
-    addresses = [
-        Address(single_line(n), single_line(e))
-        for n, e in pairs
-        if _plausible(single_line(e))
-    ]
-    if len(addresses) < len([e for _, e in pairs if e.strip()]) or (
-        not addresses and "@" in text
-    ):
-        salvaged = _salvage(text)
-        if salvaged:
-            notes.append(f"{name}: malformed address list; salvaged {len(salvaged)}")
-            known = {a.key for a in addresses}
-            addresses += [a for a in salvaged if a.key not in known]
-    return AddressField(addresses, single_line(display), notes)
-
-
-def _policy_addresses(name: str, text: str) -> tuple[tuple[tuple[str, str], ...], str]:
-    # This is policy.default.header_fetch_parse(name, text) without its cost of
-    # building a new header class on every call (HeaderRegistry.__getitem__).
-    header_class = _HEADER_CLASSES.get(name) or _POLICY.header_factory[name]
-    header = header_class(name, _LINEBREAK_RE.sub("", text))
-    pairs = tuple((a.display_name, a.addr_spec) for a in header.addresses)
-    return pairs, str(header)
-
-
-# The same To/From values recur all day (support@, regular customers) and
-# the header registry is the costliest step of a parse. Only short values are
-# cached, so a flood of huge headers cannot grow the cache beyond a few MB.
-_policy_addresses_cached = functools.lru_cache(maxsize=2048)(_policy_addresses)
-
-
-def _fallback_pairs(text: str) -> list[tuple[str, str]]:
-    # getaddresses does not know RFC 2047: a ':' inside an encoded word turns
-    # the name into a group and leaks a bogus address. Turn each run of
-    # encoded words into a quoted string of its decoded text first.
-    def quote(match: re.Match[str]) -> str:
-        decoded = single_line(_decode_words_leniently(match.group()))
-        return '"' + decoded.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-    try:
-        return [
-            (n, e) for n, e in getaddresses([_ENCODED_RUN_RE.sub(quote, text)]) if e
-        ]
-    except Exception:  # noqa: BLE001 - fall through to salvage
-        return []
-
-
-def _display_fallback(text: str, name: str) -> str:
-    return decode_header_value(text, name)[0]
-
-
-def _plausible(addr: str) -> bool:
-    if not addr or _BAD_ADDR_RE.search(addr):
-        return False
-    return addr.startswith('"') or not any(c.isspace() for c in addr)
-
-
-def _salvage(text: str) -> list[Address]:
-    text = _ENCODED_RUN_RE.sub(" ", text)  # an encoded word is never an address
-    found = _ANGLE_ADDR_RE.findall(text) or _BARE_ADDR_RE.findall(text)
-    return [Address("", single_line(addr)) for addr in dict.fromkeys(found)]
-
-
-def _plain_addresses(text: str) -> tuple[tuple[tuple[str, str], ...], str] | None:
-    """What policy.default makes of a plain address list, or None when it is not plain.
-
-    tests/test_headers_plain.py checks that both read every plain list alike.
-    """
-    pairs = []
-    for item in text.split(","):
-        match = _PLAIN_ADDRESS_RE.fullmatch(item.strip())
-        if match is None or "=?" in item:
-            return None
-        if match["bare"]:
-            pairs.append(("", match["bare"]))
-        else:
-            pairs.append((match["name"], match["angle"]))
-    display = ", ".join(f"{n} <{a}>" if n else a for n, a in pairs)
-    return tuple(pairs), display

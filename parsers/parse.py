@@ -23,12 +23,12 @@ from email.policy import compat32
 from email.utils import parsedate_to_datetime
 from itertools import islice
 
+from tierdesk.parsers.address_fields import parse_addresses
 from tierdesk.parsers.headers import (
     clip_note,
     decode_header_value,
     extract_message_id,
     extract_message_ids,
-    parse_addresses,
     single_line,
     unfold,
 )

@@ -11,12 +11,12 @@ from email import message_from_bytes
 from email.policy import compat32
 
 import pytest
-from tierdesk.parsers.headers import (
+from tierdesk.parsers.address_fields import (
     _plain_addresses,
     _policy_addresses,
     parse_addresses,
-    unfold,
 )
+from tierdesk.parsers.headers import unfold
 
 from tests.conftest import FIXTURES
 
