@@ -33,13 +33,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.fuzz_cases import Case, fuzz_cases
-from bench.fuzz_desk import (
-    OTHER_OUTCOMES,
-    FuzzRun,
-    divergences,
-    fuzz_databases,
-    postgres_schema,
-)
+from bench.fuzz_desk import fuzz_databases
+from bench.fuzz_results import OTHER_OUTCOMES, FuzzRun, divergences
+from tests.support.pg_schema import postgres_schema
 
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
 PIPELINE_ERROR = (
@@ -130,7 +126,7 @@ def main() -> int:
         if args.db in ("sqlite", "both"):
             urls["sqlite"] = f"sqlite:///{tmp}/sqlite/db/tierdesk.db"
         if args.db in ("postgres", "both"):
-            urls["postgres"] = stack.enter_context(postgres_schema(args.pg))
+            urls["postgres"] = stack.enter_context(postgres_schema(args.pg, "fuzz"))
         runs = fuzz_databases(urls, rounds(), Path(tmp), args.parse_timeout)
     print(report(runs, total))
     bad = any(

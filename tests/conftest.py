@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +18,7 @@ from tierdesk.daemon.config import (
 from tierdesk.daemon.runtime import Runtime, open_runtime
 
 from tests.support.envelope import plain_envelope
+from tests.support.pg_schema import postgres_schema
 from tests.support.relay_sink import RelaySink, start_sink
 from tests.support.smtp_listener import daemons, make_certificate
 
@@ -34,21 +34,6 @@ def fixture_bytes(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
 
 
-def _pg_schema_url(base: str) -> Iterator[str]:
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    conninfo = base.split("?", 1)[0]
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}schema={schema}"
-    finally:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database of each kind (PostgreSQL only when configured)."""
@@ -57,7 +42,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     if not PG_URL:
         pytest.skip("PostgreSQL tests need TIERDESK_TEST_PG=postgresql://...")
-    yield from _pg_schema_url(PG_URL)
+    with postgres_schema(PG_URL) as url:
+        yield url
 
 
 @pytest.fixture

@@ -17,9 +17,11 @@ import pytest
 
 from bench.extreme_mail import EXTREMES
 from bench.fuzz_cases import Case, fuzz_cases
-from bench.fuzz_desk import FuzzRun, divergences, fuzz_databases, postgres_schema
+from bench.fuzz_desk import fuzz_databases
+from bench.fuzz_results import FuzzRun, divergences
 from bench.mutations import MUTATIONS
 from tests.conftest import PG_URL
+from tests.support.pg_schema import postgres_schema
 
 SEED = 10
 MUTATED = 200  # about 7 s a database on this machine, extremes included
@@ -43,7 +45,7 @@ def runs(tmp_path_factory, cases) -> Iterator[dict[str, FuzzRun]]:
     with ExitStack() as stack:
         urls = {"sqlite": f"sqlite:///{work / 'sqlite' / 'db' / 'tierdesk.db'}"}
         if PG_URL:
-            urls["postgres"] = stack.enter_context(postgres_schema(PG_URL))
+            urls["postgres"] = stack.enter_context(postgres_schema(PG_URL, "fuzz"))
         yield fuzz_databases(urls, iter([cases]), work, PARSE_TIMEOUT)
 
 
