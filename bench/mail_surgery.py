@@ -45,26 +45,27 @@ def content_fields(head: bytes) -> tuple[list[bytes], list[bytes]]:
     return content, other
 
 
+def multipart_mixed(boundary: bytes, parts: list[bytes], nl: bytes = b"\n") -> bytes:
+    """A multipart/mixed entity (its Content-Type, a blank line, the body) around `parts`."""
+    body = b"".join(b"--" + boundary + nl + part + nl for part in parts)
+    return (
+        b'Content-Type: multipart/mixed; boundary="'
+        + boundary
+        + b'"'
+        + nl
+        + nl
+        + body
+        + b"--"
+        + boundary
+        + b"--"
+        + nl
+    )
+
+
 def nested_multipart(inner: bytes, depth: int, nl: bytes = b"\n") -> bytes:
     """Wrap a MIME entity (headers + body) in `depth` levels of multipart/mixed."""
     for level in range(depth):
-        boundary = b"nest%d" % level
-        inner = (
-            b'Content-Type: multipart/mixed; boundary="'
-            + boundary
-            + b'"'
-            + nl
-            + nl
-            + b"--"
-            + boundary
-            + nl
-            + inner
-            + nl
-            + b"--"
-            + boundary
-            + b"--"
-            + nl
-        )
+        inner = multipart_mixed(b"nest%d" % level, [inner], nl)
     return inner
 
 

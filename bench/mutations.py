@@ -22,6 +22,7 @@ from bench.mail_surgery import (
     content_fields,
     insert_at_random,
     line_ending,
+    multipart_mixed,
     nested_multipart,
     split_message,
 )
@@ -216,27 +217,7 @@ def nul_in_attachment_name(raw: bytes, rng: random.Random) -> bytes | None:
         ]
     )
     boundary = b"nul-att-%d" % rng.getrandbits(24)
-    multipart = (
-        b'Content-Type: multipart/mixed; boundary="'
-        + boundary
-        + b'"'
-        + nl
-        + nl
-        + b"--"
-        + boundary
-        + nl
-        + inner
-        + nl
-        + b"--"
-        + boundary
-        + nl
-        + attachment
-        + nl
-        + b"--"
-        + boundary
-        + b"--"
-        + nl
-    )
+    multipart = multipart_mixed(boundary, [inner, attachment], nl)
     return nl.join(other) + nl + multipart
 
 
