@@ -74,7 +74,7 @@ def generate(n: int, seed: int = 1, tag: str = "ACME") -> list[bytes]:
     for i in range(n):
         when = start + timedelta(seconds=37 * i)
         if not threads or rng.random() < 0.4:
-            threads.append(_new_thread(rng, len(threads)))
+            threads.append(new_thread(rng, len(threads)))
             thread = threads[-1]
             subject = thread.subject
             reply = False
@@ -85,12 +85,13 @@ def generate(n: int, seed: int = 1, tag: str = "ACME") -> list[bytes]:
             if rng.random() < 0.5:
                 subject = f"Re: [{tag} #{thread.index + 1}] {thread.subject}"
         message_id = f"{seed}.{i}.{rng.getrandbits(40):x}@{thread.sender.split('@')[1]}"
-        out.append(_message(rng, thread, subject, message_id, reply, when))
+        out.append(message(rng, thread, subject, message_id, reply, when))
         thread.message_ids.append(message_id)
     return out
 
 
-def _new_thread(rng: random.Random, index: int) -> Thread:
+def new_thread(rng: random.Random, index: int) -> Thread:
+    """A new conversation from a new customer (user<index>@customer<index % 300>.example)."""
     russian = rng.random() < 0.15
     topic = rng.choice(TOPICS_RU if russian else TOPICS_EN)
     name = rng.choice(NAMES_RU if russian else NAMES_EN)
@@ -105,14 +106,19 @@ def _new_thread(rng: random.Random, index: int) -> Thread:
     )
 
 
-def _message(
+SUPPORT_TO = "ACME Support <support@example.com>"
+
+
+def message(
     rng: random.Random,
     thread: Thread,
     subject: str,
     message_id: str,
     reply: bool,
     when: datetime,
+    to: str = SUPPORT_TO,
 ) -> bytes:
+    """One raw mail of `thread` (a reply quotes, and names the thread's latest Message-IDs)."""
     template = BODY_RU if thread.russian else BODY_EN
     body = template.format(
         topic_lc=thread.subject.lower(), n=rng.randint(2, 40), name=thread.name
@@ -122,7 +128,7 @@ def _message(
         body = f"Any news on this?\n\nOn {when:%a, %d %b %Y} support wrote:\n{quoted}\n"
     headers = [
         f"From: {Header(thread.name, 'utf-8').encode()} <{thread.sender}>",
-        "To: ACME Support <support@example.com>",
+        f"To: {to}",
         f"Subject: {Header(subject, 'utf-8').encode()}",
         f"Date: {format_datetime(when)}",
         f"Message-ID: <{message_id}>",

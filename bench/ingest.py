@@ -74,17 +74,24 @@ def floor(messages: list[bytes], work: Path) -> float:
 
 
 def end_to_end(
-    messages: list[bytes], work: Path, args: argparse.Namespace, intake_chunk: int
+    messages: list[bytes],
+    work: Path,
+    args: argparse.Namespace,
+    intake_chunk: int,
+    storage_url: str | None = None,
 ) -> dict[str, float]:
     """Run intake and pipeline concurrently, as the daemon does; returns the figures.
 
     The intake thread spools `intake_chunk` messages per durable commit: 1 is
     what the SMTP listener does (one commit per message before its 250), 100
-    what `tierdesk inject` and an IMAP fetch do.
+    what `tierdesk inject` and an IMAP fetch do. The database is a fresh
+    SQLite file under `work` unless `storage_url` names another.
     """
     config = Config(
         data_dir=work / "data",
-        storage=StorageConfig(url=f"sqlite:///{work / 'data' / 'tierdesk.db'}"),
+        storage=StorageConfig(
+            url=storage_url or f"sqlite:///{work / 'data' / 'tierdesk.db'}"
+        ),
         support=SupportConfig(addresses=["support@example.com"], subject_tag="ACME"),
         outgoing=OutgoingConfig(maildir=work / "outgoing"),
         pipeline=PipelineConfig(parse_workers=args.parse_workers),
@@ -204,7 +211,7 @@ def main() -> int:
         "both": [("batch", 100), ("smtp", 1)],
     }[args.intake]
     print(
-        f"# storage: SQLite WAL synchronous=FULL under {args.dir} ({_fs_type(args.dir)}); "
+        f"# storage: SQLite WAL synchronous=FULL under {args.dir} ({fs_type(args.dir)}); "
         f"parse workers: {args.parse_workers}; rules: {args.rules or 'built-in'}; "
         f"load average {os.getloadavg()[0]:.2f}"
     )
@@ -240,7 +247,8 @@ def main() -> int:
     return 0
 
 
-def _fs_type(path: Path) -> str:
+def fs_type(path: Path) -> str:
+    """The file system type of `path` (SQLite's durable commits depend on it), or '?'."""
     try:
         return subprocess.run(
             ["stat", "-f", "-c", "%T", str(path)],

@@ -109,6 +109,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(needs_rules=True)
 
+    p = command(
+        "status",
+        _status,
+        "every live daemon, what it holds, queue depths; exit 2 when something is stuck",
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(create_if_empty=False)
+
     rules = sub.add_parser(
         "rules", help="check and try the routing rules"
     ).add_subparsers(title="rules commands")
@@ -271,6 +279,12 @@ def _inject(args: argparse.Namespace, runtime: Runtime) -> int:
         args.sender,
         tuple(args.recipient),
     )
+
+
+def _status(args: argparse.Namespace, runtime: Runtime) -> int:
+    from tierdesk.daemon.status import status_command
+
+    return status_command(args, runtime)
 
 
 def _check_config(args: argparse.Namespace, runtime: Runtime) -> int:

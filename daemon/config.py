@@ -279,6 +279,45 @@ class RetentionConfig:
 
 
 @dataclass(frozen=True)
+class ClusterConfig:
+    """Several daemons on one PostgreSQL database (see README, "Running several daemons")."""
+
+    heartbeat: Duration = field(
+        **described(
+            "how often each daemon records that it is alive and renews what it holds"
+        ),
+        default=Duration(5),
+    )
+    mailbox_takeover: Duration = field(
+        **described(
+            "an IMAP mailbox whose daemon stopped renewing its hold this long ago is"
+            " taken over by another daemon"
+        ),
+        default=Duration(30),
+    )
+    claim_timeout: Duration = field(
+        **described(
+            "spool and outbox items claimed by a daemon that died are taken up by"
+            " another one after this"
+        ),
+        default=Duration(300),
+    )
+    stuck_after: Duration = field(
+        **described(
+            "`tierdesk status` fails when a message or a due mail has waited longer"
+            " than this, or a daemon has not beaten for this long"
+        ),
+        default=Duration(600),
+    )
+    max_connections: int = field(
+        **described(
+            "PostgreSQL connections each daemon may open at most (its threads wait for one)"
+        ),
+        default=16,
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration of one tierdesk instance."""
 
@@ -295,6 +334,7 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     imap: list[ImapMailboxConfig] = field(default_factory=list)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
     rules: Path | None = field(
         **described(
             "routing rules file (see rules/example-rules.yaml); default: built-in tier 1 routing"

@@ -58,7 +58,9 @@ from tierdesk.rules.route import NOT_ROUTED, route
 from tierdesk.storage import spool
 from tierdesk.storage.assign import is_known_contact, round_robin
 from tierdesk.storage.carry_out import AlreadyStored, carry_out
+from tierdesk.storage.claims import Claimant
 from tierdesk.storage.clock import Clock, system_clock
+from tierdesk.storage.conversation_locks import conversation_keys, lock_conversations
 from tierdesk.storage.db import reset_connection
 from tierdesk.storage.sql import Sql
 from tierdesk.storage.threads import (
@@ -84,6 +86,7 @@ class Pipeline:
     live: Live
     parser: ParseRunner
     clock: Clock = field(default=system_clock)
+    claimant: Claimant = field(default_factory=Claimant)
 
     def process(self, spool_id: int) -> Outcome | None:
         """Run one spool item through every stage; None when it was not pending."""
@@ -256,6 +259,9 @@ class Pipeline:
         outcomes: dict[int, Outcome | None] = {}
         try:
             with self.db.atomic():
+                lock_conversations(
+                    self.sql, set().union(*(conversation_keys(m) for m in group))
+                )
                 for msg in group:
                     outcomes[msg.spool_id] = self._handle_one(msg, live)
         except TRANSIENT_ERRORS as exc:
@@ -332,7 +338,16 @@ class Pipeline:
         """Process up to `limit` pending items; returns how many were disposed of."""
         if stop():
             return 0
-        outcomes = self.process_many(spool.pending_ids(self.sql, limit))
+        try:
+            claimed = spool.claim_pending(self.sql, self.claimant, limit)
+        except DatabaseError as exc:  # a full disk, or the database is away
+            reset_connection(self.db)
+            log.warning(
+                "cannot take waiting messages now, will retry: %s",
+                _first_database_error(exc),
+            )
+            return 0
+        outcomes = self.process_many(claimed)
         return sum(outcome is not None for outcome in outcomes)
 
     def drain(self) -> int:

@@ -7,6 +7,7 @@ import hashlib
 import logging
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 from peewee import Database
 from tierdesk.daemon.config import Config
@@ -18,6 +19,7 @@ from tierdesk.daemon.snapshot import Live, Snapshot, build_snapshot
 from tierdesk.parsers.reply_address import KeyRing, SigningKey
 from tierdesk.rules.load import builtin_rules, load_rules
 from tierdesk.rules.model import RuleSet
+from tierdesk.storage.claims import Claimant
 from tierdesk.storage.clock import Clock, system_clock
 from tierdesk.storage.db import open_database
 from tierdesk.storage.keys import load_keys
@@ -38,6 +40,7 @@ class Runtime:
     sender: Sender
     clock: Clock
     instance_id: str
+    claimant: Claimant
 
     @property
     def config(self) -> Config:
@@ -78,9 +81,10 @@ def open_runtime(
     keys = configured_keys(config) or load_keys(sql, clock())
     live = Live(build_snapshot(config, rules, instance, keys))
     parser = ParseRunner(config.pipeline.parse_workers, config.pipeline.parse_timeout)
-    pipeline = Pipeline(db, sql, live, parser, clock)
-    sender = Sender(sql, config.outgoing_maildir, clock, live)
-    return Runtime(db, sql, live, pipeline, sender, clock, instance)
+    claimant = Claimant(hold_for=timedelta(seconds=config.cluster.claim_timeout))
+    pipeline = Pipeline(db, sql, live, parser, clock, claimant)
+    sender = Sender(sql, config.outgoing_maildir, clock, live, claimant)
+    return Runtime(db, sql, live, pipeline, sender, clock, instance, claimant)
 
 
 def configured_keys(config: Config) -> KeyRing | None:

@@ -32,6 +32,7 @@ from tierdesk.daemon.intake.smtp import (
     SessionTable,
 )
 from tierdesk.daemon.intake.spool_writer import SpoolWriter
+from tierdesk.daemon.membership import Membership
 from tierdesk.daemon.memory import return_big_allocations
 from tierdesk.daemon.runtime import Runtime, load_configured_rules
 from tierdesk.daemon.sla_sweep import SlaSweeper
@@ -39,12 +40,13 @@ from tierdesk.daemon.snapshot import build_snapshot, replace_keys
 from tierdesk.daemon.systemd import sd_notify
 from tierdesk.daemon.workers import Worker
 from tierdesk.rules.yamlsource import SourceError
+from tierdesk.storage.db import is_sqlite
 from tierdesk.storage.keys import key_fingerprint
 
 log = logging.getLogger("tierdesk")
 
 DRAIN_SECONDS = 20.0
-RESTART_ONLY = ("storage", "smtp", "data_dir", "pipeline")
+RESTART_ONLY = ("storage", "smtp", "data_dir", "pipeline", "cluster")
 
 
 class Daemon:
@@ -74,6 +76,12 @@ class Daemon:
         self.unix_server: asyncio.AbstractServer | None = None
         self.tls_context = _tls_context(runtime.config.smtp)
         self.pollers: dict[str, MailboxPoller] = {}
+        self.membership = Membership(
+            runtime.sql,
+            runtime.claimant,
+            runtime.config.cluster,
+            sole=is_sqlite(runtime.db),  # `tierdesk run` holds the file's claim
+        )
         self._watched = self._file_times()
         self._keys_seen = key_fingerprint(runtime.sql)
         self.scheduler = AsyncIOScheduler(
@@ -98,6 +106,7 @@ class Daemon:
         """Open the listener, start workers, pollers and the scheduler."""
         return_big_allocations()  # a big message's copies leave with it
         config = self.runtime.config
+        await asyncio.to_thread(self.membership.start)
         self.spool_writer.start()
         if config.smtp.enabled:
             loop = asyncio.get_running_loop()
@@ -159,7 +168,11 @@ class Daemon:
     def _start_pollers(self, config: Config) -> None:
         for mailbox in config.imap:
             poller = MailboxPoller(
-                mailbox, self.runtime.sql, self.pipeline.wake, self.runtime.clock
+                mailbox,
+                self.runtime.sql,
+                self.pipeline.wake,
+                self.runtime.clock,
+                self.membership,
             )
             self.pollers[mailbox.name] = poller
             poller.start()
@@ -173,6 +186,7 @@ class Daemon:
     def _stop_pollers(self) -> None:
         for name, poller in list(self.pollers.items()):
             poller.stop()
+            self.membership.give_up(poller.lease)
             if self.scheduler.get_job(f"imap_poll:{name}"):
                 self.scheduler.remove_job(f"imap_poll:{name}")
         self.pollers.clear()
@@ -204,6 +218,7 @@ class Daemon:
             storage=current.storage,
             smtp=current.smtp,
             pipeline=current.pipeline,
+            cluster=current.cluster,
             data_dir=current.data_dir,
         )
         runtime = self.runtime
@@ -269,6 +284,7 @@ class Daemon:
         await asyncio.to_thread(self.pipeline.stop)
         self.sender.wake()
         await asyncio.to_thread(self.sender.stop)
+        await asyncio.to_thread(self.membership.stop)
 
 
 async def serve(runtime: Runtime) -> int:

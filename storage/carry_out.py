@@ -42,6 +42,7 @@ from tierdesk.storage.changes import (
 )
 from tierdesk.storage.participants import add_participants
 from tierdesk.storage.sql import Sql
+from tierdesk.storage.threads import expect_referred
 from tierdesk.storage.tickets import (
     contact_for,
     create_ticket,
@@ -77,6 +78,7 @@ def carry_out(
     ticket = plan.ticket
     if isinstance(ticket, NewTicket):
         ticket = create_ticket(sql, ticket, now)
+        expect_referred(sql, ticket.id, mail.in_reply_to, mail.references, now)
     if plan.store is not None:
         assert ticket is not None, "a message is stored on a ticket"
         store = plan.store

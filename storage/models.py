@@ -112,6 +112,10 @@ class SpoolItem(BaseModel):
     processed_at = DateTimeField(null=True)
     drop_reason = TextField(null=True)  # why an admin dropped it (state `dropped`)
     purged_at = DateTimeField(null=True)  # raw bytes emptied by `tierdesk purge`
+    # the daemon working on it (and, once done, the one that did); free again
+    # for any daemon once `claimed_until` has passed
+    claimed_by = CharField(max_length=64, null=True)
+    claimed_until = DateTimeField(null=True)
 
     class Meta:
         table_name = "spool"
@@ -193,6 +197,8 @@ class OutboxItem(BaseModel):
     next_attempt_at = DateTimeField(default=column_default)
     last_error = TextField(default="")
     sent_at = DateTimeField(null=True)
+    claimed_by = CharField(max_length=64, null=True)  # as on the spool
+    claimed_until = DateTimeField(null=True)
 
     class Meta:
         table_name = "outbox"
@@ -289,6 +295,46 @@ class RecentText(BaseModel):
         indexes = ((("address", "fingerprint", "seen_at"), False),)
 
 
+class ExpectedMessage(BaseModel):
+    """A Message-ID that a ticket's first message referred to before we had it.
+
+    A follow-up can be handled before the request it answers (two daemons,
+    or IMAP and SMTP): the request, when it comes, joins the follow-up's
+    ticket instead of opening a second one.
+    """
+
+    message_id = CharField(primary_key=True, max_length=998)
+    ticket = ForeignKeyField(Ticket, on_delete="CASCADE", index=True)
+    created_at = DateTimeField(default=column_default)
+
+    class Meta:
+        table_name = "expected_message"
+
+
+class DaemonRow(BaseModel):
+    """A running daemon's heartbeat: who it is, what its code knows, when it last beat."""
+
+    id = CharField(primary_key=True, max_length=64)  # host:pid:random
+    host = CharField(max_length=255)
+    pid = IntegerField()
+    version = CharField(max_length=32)
+    schema_version = IntegerField()  # the newest schema its code knows
+    started_at = DateTimeField()
+    beat_at = DateTimeField()
+
+    class Meta:
+        table_name = "daemon"
+
+
+class Lease(BaseModel):
+    """Something one daemon at a time may do (`imap:NAME`: watch that mailbox) until it expires."""
+
+    name = CharField(primary_key=True, max_length=255)
+    holder = CharField(max_length=64)
+    acquired_at = DateTimeField()
+    expires_at = DateTimeField()
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     MetaEntry,
     Counter,
@@ -306,4 +352,7 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     Participant,
     BounceState,
     RecentText,
+    ExpectedMessage,
+    DaemonRow,
+    Lease,
 )

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from tierdesk.parsers.idn import readable_address
 from tierdesk.rules.guard import address_key
+from tierdesk.storage.claims import Claimant, skip_locked
 from tierdesk.storage.models import OutboxItem
 from tierdesk.storage.sql import Sql
 from tierdesk.storage.tickets import record_event, store_outgoing
@@ -147,15 +148,34 @@ def sent_since(
     return (int(row[1] or 0), int(row[0] or 0)) if row else (0, 0)
 
 
-def due(sql: Sql, now: datetime, limit: int = 50) -> list[OutboxRow]:
-    """Pending mails whose next attempt is due, oldest first."""
-    rows = sql.all(
-        "SELECT id, mail_from, rcpt_tos, message_id, raw, attempts, ticket_id, kind,"
-        " author FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?"
+def claim_due(
+    sql: Sql, now: datetime, claimant: Claimant, limit: int = 50
+) -> list[OutboxRow]:
+    """Claim pending mails due at `now` that no other live daemon has; oldest first.
+
+    The claim keeps every other daemon from sending them too; a daemon that
+    dies holding it leaves them to the others when it runs out.
+    """
+    wall, until = claimant.window()
+    choose = skip_locked(
+        sql,
+        "SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?"
+        " AND (claimed_until IS NULL OR claimed_until < ? OR claimed_by = ?)"
         " ORDER BY next_attempt_at, id LIMIT ?",
-        now,
-        limit,
     )
+    with sql.db.atomic():
+        rows = sql.all(
+            f"UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE id IN ({choose})"
+            " RETURNING id, mail_from, rcpt_tos, message_id, raw, attempts, ticket_id,"
+            " kind, author, next_attempt_at",
+            claimant.holder,
+            until,
+            now,
+            wall,
+            claimant.holder,
+            limit,
+        )
+    rows.sort(key=lambda r: (str(r[9]), r[0]))
     return [
         OutboxRow(
             r[0],
@@ -175,7 +195,8 @@ def due(sql: Sql, now: datetime, limit: int = 50) -> list[OutboxRow]:
 def mark_sent(sql: Sql, item_id: int, now: datetime) -> None:
     """The relay (or Maildir) has the mail."""
     sql.run(
-        "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = '' WHERE id = ?",
+        "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1,"
+        " last_error = '', claimed_until = NULL WHERE id = ?",
         now,
         item_id,
     )
@@ -184,7 +205,8 @@ def mark_sent(sql: Sql, item_id: int, now: datetime) -> None:
 def mark_failed(sql: Sql, item_id: int, error: str) -> None:
     """Give up on a mail: permanent failure or too many attempts."""
     sql.run(
-        "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?",
+        "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?,"
+        " claimed_until = NULL WHERE id = ?",
         error[:2000],
         item_id,
     )
@@ -195,7 +217,8 @@ def mark_retry(
 ) -> None:
     """Try again after `delay`."""
     sql.run(
-        "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
+        "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
+        " claimed_until = NULL WHERE id = ?",
         error[:2000],
         now + delay,
         item_id,

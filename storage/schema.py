@@ -1,45 +1,34 @@
 """Schema versions: `tierdesk db upgrade` creates or migrates; the daemon checks.
 
 An empty database gets today's schema straight from the models. An older one
-gets each migration from its version on; a migration is a function from
-version N-1 to N, and all of them run in one transaction together with the
-new version number.
+gets each migration (`storage.migrations`) from its version on, all in one
+transaction with the new version number, under a lock, so two upgrades never
+run at once. The database also records the oldest schema version whose
+daemons can still run on it: a daemon refuses a database newer than that,
+and an upgrade refuses to leave an older daemon that is still beating behind.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
-from peewee import (
-    BigIntegerField,
-    CharField,
-    Database,
-    DateTimeField,
-    FloatField,
-    IntegerField,
-    PostgresqlDatabase,
-    TextField,
+from peewee import Database, PostgresqlDatabase
+from tierdesk.storage.migrations import (
+    MIGRATIONS,
+    REPLY_SECRET_KEY,
+    create_ticket_numbers,
 )
-from playhouse.migrate import SchemaMigrator, migrate
-from tierdesk.rules.guard import address_key
-from tierdesk.storage.models import (
-    ALL_MODELS,
-    BounceState,
-    Contact,
-    Counter,
-    ImapCheckpoint,
-    ImapMissingBody,
-    MetaEntry,
-    OutboxItem,
-    Participant,
-    RecentText,
-    SigningKeyRow,
-)
+from tierdesk.storage.models import ALL_MODELS, Counter, DaemonRow, MetaEntry
+
+__all__ = ["REPLY_SECRET_KEY", "SCHEMA_VERSION", "SchemaError"]
 
 SCHEMA_VERSION_KEY = "schema_version"
+COMPATIBLE_KEY = "schema_compatible_with"
 INSTANCE_ID_KEY = "instance_id"
-REPLY_SECRET_KEY = "reply_secret"
+SCHEMA_VERSION = max(MIGRATIONS)
+# a daemon whose heartbeat is older than this is taken for dead by an upgrade
+ALIVE_WITHIN = timedelta(minutes=2)
 
 
 class SchemaError(Exception):
@@ -52,157 +41,7 @@ def _create_current(db: Database) -> None:
     MetaEntry.insert(
         key=INSTANCE_ID_KEY, value=secrets.token_hex(8)
     ).on_conflict_ignore().execute()
-
-
-def _v2_imap(db: Database) -> None:
-    """IMAP intake: a checkpoint per mailbox, and the mailbox a spooled message came from."""
-    migrator = SchemaMigrator.from_database(db)
-    migrate(migrator.add_column("spool", "mailbox", TextField(default="")))
-    db.create_tables([ImapCheckpoint], safe=True)
-
-
-def _v3_sla(db: Database) -> None:
-    """Routing results and SLA clocks on the ticket."""
-    migrator = SchemaMigrator.from_database(db)
-    migrate(
-        migrator.add_column("ticket", "tags", TextField(default="")),
-        migrator.add_column("ticket", "sla", CharField(max_length=64, null=True)),
-        *(
-            migrator.add_column("ticket", name, DateTimeField(null=True))
-            for name in SLA_TIMES
-        ),
-        migrator.add_column("ticket", "first_response_left", FloatField(null=True)),
-        migrator.add_column("ticket", "resolution_left", FloatField(null=True)),
-        migrator.add_column("ticket", "escalations", IntegerField(default=0)),
-        migrator.add_index("ticket", ("first_response_due_at",), False),
-        migrator.add_index("ticket", ("resolution_due_at",), False),
-        migrator.add_index("ticket", ("resolved_at",), False),
-    )
-
-
-SLA_TIMES = (
-    "first_response_due_at",
-    "resolution_due_at",
-    "first_response_at",
-    "resolved_at",
-    "sla_warn_at",
-    "sla_warned_at",
-    "sla_paused_at",
-)
-
-
-def _v4_merge(db: Database) -> None:
-    """Merged tickets point at the ticket that took their messages."""
-    migrator = SchemaMigrator.from_database(db)
-    migrate(migrator.add_column("ticket", "merged_into", BigIntegerField(null=True)))
-
-
-def _v5_trust(db: Database) -> None:
-    """Signing keys with ids, participants, limits per address and class of mail."""
-    migrator = SchemaMigrator.from_database(db)
-    migrate(
-        # nullable, so SQLite adds them in place instead of rebuilding tables
-        # that other tables' foreign keys point at
-        migrator.add_column(
-            "contact", "email_key", CharField(max_length=320, null=True)
-        ),
-        migrator.add_column(
-            "outbox", "limit_class", CharField(max_length=16, null=True)
-        ),
-        migrator.add_index("contact", ("email_key",), False),
-        migrator.add_index("outbox", ("rcpt_key", "limit_class", "created_at"), False),
-    )
-    db.create_tables([SigningKeyRow, Participant], safe=True)
-    for contact_id, email in db.execute_sql("SELECT id, email FROM contact").fetchall():
-        Contact.update(email_key=address_key(email)).where(
-            Contact.id == contact_id
-        ).execute()
-    for item_id, rcpt, kind, automatic in db.execute_sql(
-        "SELECT id, rcpt_key, kind, automatic FROM outbox"
-    ).fetchall():
-        limit_class = (
-            "automatic"
-            if automatic
-            else "relayed"
-            if kind in ("reply", "vendor")
-            else "notice"
-        )
-        OutboxItem.update(rcpt_key=address_key(rcpt), limit_class=limit_class).where(
-            OutboxItem.id == item_id
-        ).execute()
-    db.execute_sql(
-        "INSERT INTO participant (ticket_id, address, role, created_at)"
-        " SELECT t.id, c.email_key, 'requester', t.created_at"
-        " FROM ticket t JOIN contact c ON c.id = t.requester_id"
-    )
-    old = MetaEntry.get_or_none(MetaEntry.key == REPLY_SECRET_KEY)
-    if old is not None:
-        # the secret that signed every address so far becomes the first key
-        SigningKeyRow.insert(id="00", secret=old.value).on_conflict_ignore().execute()
-
-
-def _v6_bounces(db: Database) -> None:
-    """Bounces matched back (who wrote a relayed answer, when a mail bounced), bounce
-    scores per address, and recent texts to notice robots that repeat themselves."""
-    migrator = SchemaMigrator.from_database(db)
-    migrate(
-        migrator.add_column("outbox", "author", CharField(max_length=64, null=True)),
-        migrator.add_column("outbox", "bounced_at", DateTimeField(null=True)),
-    )
-    db.create_tables([BounceState, RecentText], safe=True)
-
-
-def _v7_intake_retention(db: Database) -> None:
-    """IMAP messages listed without a body (attempts per UID, kept across restarts),
-    and on the spool: why an admin dropped an item, and when its raw bytes were purged."""
-    migrator = SchemaMigrator.from_database(db)
-    migrate(
-        # nullable, so SQLite adds them in place instead of rebuilding the spool
-        # table (raw mail, and message rows point at it)
-        migrator.add_column("spool", "drop_reason", TextField(null=True)),
-        migrator.add_column("spool", "purged_at", DateTimeField(null=True)),
-    )
-    db.create_tables([ImapMissingBody], safe=True)
-
-
-def _v8_idn_keys(db: Database) -> None:
-    """Addresses at an internationalised domain are keyed by its A-labels, so that
-    olga@пример.рф and olga@xn--e1afmkfd.xn--p1ai are one customer.
-
-    Only contacts and participants can hold such keys: no mail to an
-    address that was not ASCII could be written before, so no outbox row
-    or bounce score has one, and recent texts age out within hours.
-    """
-    for contact_id, email in db.execute_sql("SELECT id, email FROM contact").fetchall():
-        if not email.isascii():
-            Contact.update(email_key=address_key(email)[:320]).where(
-                Contact.id == contact_id
-            ).execute()
-    rows = db.execute_sql("SELECT id, ticket_id, address FROM participant").fetchall()
-    for row_id, ticket_id, address in rows:
-        key = address_key(address)[:320]
-        if address.isascii() or key == address:
-            continue
-        if (
-            Participant.select()
-            .where((Participant.ticket == ticket_id) & (Participant.address == key))
-            .exists()
-        ):  # both spellings were on the ticket: they are one participant now
-            Participant.delete().where(Participant.id == row_id).execute()
-        else:
-            Participant.update(address=key).where(Participant.id == row_id).execute()
-
-
-MIGRATIONS: dict[int, Callable[[Database], None]] = {
-    2: _v2_imap,
-    3: _v3_sla,
-    4: _v4_merge,
-    5: _v5_trust,
-    6: _v6_bounces,
-    7: _v7_intake_retention,
-    8: _v8_idn_keys,
-}
-SCHEMA_VERSION = max(MIGRATIONS)
+    create_ticket_numbers(db)
 
 
 def _tables(db: Database) -> list[str]:
@@ -221,36 +60,92 @@ def current_version(db: Database) -> int | None:
     return int(row.value) if row else None
 
 
-def upgrade(db: Database) -> list[int]:
-    """Apply every missing migration; returns the versions applied."""
+def compatible_with(db: Database) -> int:
+    """The oldest schema version whose daemons can run on this database."""
+    row = MetaEntry.get_or_none(MetaEntry.key == COMPATIBLE_KEY)
+    if row is not None:
+        return int(row.value)
+    return current_version(db) or SCHEMA_VERSION  # before 9 every step broke the last
+
+
+def upgrade(db: Database, now: datetime | None = None) -> list[int]:
+    """Apply every missing migration under the upgrade lock; returns the versions applied.
+
+    Raises SchemaError for a database newer than this tierdesk, and for a step
+    that older daemons, still beating, cannot run beside.
+    """
     applied = []
     with db.atomic():
-        version = current_version(db)
+        _lock_upgrades(db)
+        version = current_version(db)  # read under the lock: another may have run
         if version is None:
             _create_current(db)
             applied.append(SCHEMA_VERSION)
+            floor = SCHEMA_VERSION
         elif version > SCHEMA_VERSION:
             raise SchemaError(_too_new(version))
         else:
-            for target in range(version + 1, SCHEMA_VERSION + 1):
-                MIGRATIONS[target](db)
+            steps = range(version + 1, SCHEMA_VERSION + 1)
+            floor = max(
+                [compatible_with(db), *(MIGRATIONS[v].compatible_with for v in steps)]
+            )
+            _refuse_if_older_daemons_beat(db, floor, now or datetime.now(UTC))
+            for target in steps:
+                MIGRATIONS[target].apply(db)
                 applied.append(target)
         if applied:
-            MetaEntry.insert(
-                key=SCHEMA_VERSION_KEY, value=str(SCHEMA_VERSION)
-            ).on_conflict(
-                conflict_target=[MetaEntry.key],
-                update={MetaEntry.value: str(SCHEMA_VERSION)},
-            ).execute()
+            for key, value in (
+                (SCHEMA_VERSION_KEY, SCHEMA_VERSION),
+                (COMPATIBLE_KEY, floor),
+            ):
+                MetaEntry.insert(key=key, value=str(value)).on_conflict(
+                    conflict_target=[MetaEntry.key],
+                    update={MetaEntry.value: str(value)},
+                ).execute()
     return applied
 
 
-def ensure_schema(db: Database, create_if_empty: bool = True) -> None:
-    """Refuse a schema we do not know; an entirely empty database is initialised."""
+def _lock_upgrades(db: Database) -> None:
+    """Inside the upgrade's transaction: wait until no other upgrade runs (on SQLite the
+    IMMEDIATE transaction already holds the only write lock)."""
+    if isinstance(db, PostgresqlDatabase):
+        db.execute_sql(
+            "SELECT pg_advisory_xact_lock(hashtext('tierdesk db upgrade ' || current_schema()))"
+        )
+
+
+def _refuse_if_older_daemons_beat(db: Database, floor: int, now: datetime) -> None:
+    """Raise SchemaError when a daemon whose code predates `floor` still beats."""
+    if DaemonRow._meta.table_name not in _tables(db):
+        return
+    alive_since = (now - ALIVE_WITHIN).astimezone(UTC).replace(tzinfo=None)
+    older = list(
+        DaemonRow.select().where(
+            (DaemonRow.schema_version < floor) & (DaemonRow.beat_at >= alive_since)
+        )
+    )
+    if older:
+        names = ", ".join(
+            f"{d.host} pid {d.pid} (tierdesk {d.version}, schema {d.schema_version})"
+            for d in older
+        )
+        raise SchemaError(
+            f"this upgrade needs daemons that know schema {floor} or newer, and "
+            f"older ones are running: {names}; stop them (or upgrade them first, "
+            "if they are new enough to run beside it), then run it again"
+        )
+
+
+def ensure_schema(db: Database, create_if_empty: bool = True) -> int:
+    """Refuse a schema we cannot run on; an entirely empty database is initialised.
+
+    Returns the database's version: newer than SCHEMA_VERSION when an upgrade
+    that this daemon can run beside has already been applied.
+    """
     version = current_version(db)
     if version is None and not _tables(db) and create_if_empty:
         upgrade(db)
-        return
+        return SCHEMA_VERSION
     if version is None:
         raise SchemaError(
             "the database has no tierdesk schema: run `tierdesk db upgrade`"
@@ -260,8 +155,9 @@ def ensure_schema(db: Database, create_if_empty: bool = True) -> None:
             f"the database schema is version {version}, this tierdesk needs {SCHEMA_VERSION}: "
             "run `tierdesk db upgrade`"
         )
-    if version > SCHEMA_VERSION:
+    if version > SCHEMA_VERSION and compatible_with(db) > SCHEMA_VERSION:
         raise SchemaError(_too_new(version))
+    return version
 
 
 def _too_new(version: int) -> str:

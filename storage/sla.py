@@ -36,13 +36,18 @@ def overdue_first_response(
 
 
 def due_warnings(sql: Sql, now: datetime, limit: int = 100) -> list[TicketFacts]:
-    """Tickets that reached their warning time and were not warned yet."""
+    """Tickets that reached their warning time, were not warned yet and are not overdue.
+
+    An overdue ticket is escalated instead: with several daemons sweeping at
+    once, one may reach a ticket's warning while another escalates it.
+    """
     rows = sql.all(
         _locked(
             sql,
-            f"SELECT {TICKET_COLUMNS} WHERE t.sla_warn_at <= ? AND t.sla_warned_at IS NULL AND {_OPEN}"
-            " ORDER BY t.id LIMIT ?",
+            f"SELECT {TICKET_COLUMNS} WHERE t.sla_warn_at <= ? AND t.sla_warned_at IS NULL"
+            f" AND t.first_response_due_at > ? AND {_OPEN} ORDER BY t.id LIMIT ?",
         ),
+        to_naive_utc(now),
         to_naive_utc(now),
         limit,
     )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from peewee import DatabaseError
+from tierdesk.storage.claims import Claimant, skip_locked
 from tierdesk.storage.clock import as_aware_utc
 from tierdesk.storage.db import StorageError, reset_connection
 from tierdesk.storage.models import SpoolItem
@@ -105,6 +106,28 @@ def pending_ids(sql: Sql, limit: int = 100) -> list[int]:
         "SELECT id FROM spool WHERE state = 'new' ORDER BY id LIMIT ?", limit
     )
     return [row[0] for row in rows]
+
+
+def claim_pending(sql: Sql, claimant: Claimant, limit: int = 100) -> list[int]:
+    """Claim up to `limit` waiting messages no other live daemon has; their ids, oldest first."""
+    now, until = claimant.window()
+    choose = skip_locked(
+        sql,
+        "SELECT id FROM spool WHERE state = 'new'"
+        " AND (claimed_until IS NULL OR claimed_until < ? OR claimed_by = ?)"
+        " ORDER BY id LIMIT ?",
+    )
+    with sql.db.atomic():
+        rows = sql.all(
+            f"UPDATE spool SET claimed_by = ?, claimed_until = ? WHERE id IN ({choose})"
+            " RETURNING id",
+            claimant.holder,
+            until,
+            now,
+            claimant.holder,
+            limit,
+        )
+    return sorted(row[0] for row in rows)
 
 
 def load(sql: Sql, spool_id: int) -> SpoolRow | None:

@@ -37,6 +37,14 @@ def find_thread(
         ticket = ticket_by_number(sql, token_number)
         if ticket is not None:
             return ThreadMatch(ticket, f"subject token #{token_number}")
+    expected = sql.scalar(
+        "SELECT ticket_id FROM expected_message WHERE message_id = ?",
+        message_id_column(message_id),
+    )
+    if expected is not None:
+        ticket = ticket_by_id(sql, expected)
+        if ticket is not None:
+            return ThreadMatch(ticket, "a follow-up that refers to it came first")
     for header, ids in (
         ("In-Reply-To", in_reply_to),
         ("References", list(reversed(references))),
@@ -45,6 +53,25 @@ def find_thread(
         if ticket_id is not None:
             return ThreadMatch(ticket_by_id(sql, ticket_id), header)
     return NO_MATCH
+
+
+def expect_referred(
+    sql: Sql,
+    ticket_id: int,
+    in_reply_to: list[str],
+    references: list[str],
+    now: datetime,
+) -> None:
+    """A new ticket's first message referred to these Message-IDs, none of them stored
+    yet: when one of them comes, it joins this ticket."""
+    wanted = [i for i in dict.fromkeys([*in_reply_to, *reversed(references)]) if i]
+    for message_id in wanted[:MAX_REFERENCES_LOOKED_UP]:
+        sql.insert_ignore(
+            "expected_message",
+            message_id=message_id_column(message_id),
+            ticket_id=ticket_id,
+            created_at=now,
+        )
 
 
 def _ticket_of_first_known(sql: Sql, ids: list[str]) -> int | None:

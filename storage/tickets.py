@@ -13,6 +13,7 @@ from tierdesk.parsers.parsed import Address, MailAttachment, ParsedMail
 from tierdesk.rules.guard import address_key
 from tierdesk.rules.handling.facts import TicketFacts
 from tierdesk.rules.handling.plan import NewTicket
+from tierdesk.storage.migrations import TICKET_NUMBERS
 from tierdesk.storage.sql import Sql
 from tierdesk.storage.text import address_column, message_id_column, storable
 
@@ -71,7 +72,14 @@ def contact_for(sql: Sql, address: Address, now: datetime) -> tuple[int, str]:
 
 
 def next_ticket_number(sql: Sql) -> int:
-    """The next public ticket number; the row lock serialises concurrent daemons."""
+    """The next public ticket number: unique however many daemons ask at once.
+
+    PostgreSQL takes it from a sequence, which no transaction holds (a
+    rolled-back ticket leaves a gap); SQLite, one writer at a time, from the
+    counter row, without gaps.
+    """
+    if not sql.sqlite:
+        return sql.scalar(f"SELECT nextval('{TICKET_NUMBERS}')")
     return sql.scalar(
         "UPDATE counter SET value = value + 1 WHERE name = 'ticket' RETURNING value"
     )

@@ -27,7 +27,6 @@ from tierdesk.storage.models import (
     Contact,
     Event,
     Message,
-    MetaEntry,
     OutboxItem,
     Participant,
     Ticket,
@@ -37,6 +36,7 @@ from tierdesk.storage.schema import upgrade
 from tests.conftest import fixture_bytes
 from tests.support.desk import Desk, body, open_desk
 from tests.support.relay_sink import RelaySink, free_port
+from tests.support.schema_history import back_to
 
 OLGA = "olga@пример.рф"
 OLGA_ASCII = "olga@xn--e1afmkfd.xn--p1ai"
@@ -377,7 +377,7 @@ def test_customers_stored_before_are_keyed_by_the_ascii_form_after_the_upgrade(d
     ticket = Ticket.create(number=1, requester=olga)
     for address in (OLGA, OLGA_ASCII, "kolya@пример.рф", "alice@acme.example"):
         Participant.create(ticket=ticket, address=address, role="cc")
-    MetaEntry.update(value="7").where(MetaEntry.key == "schema_version").execute()
+    back_to(db, 7)
 
     assert upgrade(db)[0] == 8
 

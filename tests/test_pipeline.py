@@ -306,3 +306,15 @@ def test_ack_to_a_mail_without_message_id_does_not_reference_a_made_up_one(inges
     [ack] = outbox_mails()
     assert ack["In-Reply-To"] is None
     assert "missing-message-id" not in (ack["References"] or "")
+
+
+def test_a_request_handled_after_its_follow_up_joins_the_follow_ups_ticket(ingest):
+    # two daemons, or IMAP and SMTP: the follow-up can be handled first
+    first = ingest("flow/follow_up_before_answer.eml")
+    request = ingest("flow/new_request.eml")
+
+    assert first.kind == "new_ticket"
+    assert (request.kind, request.ticket) == ("appended", first.ticket)
+    assert Ticket.select().count() == 1
+    acks = OutboxItem.select().where(OutboxItem.kind == "ack")
+    assert acks.count() == 1

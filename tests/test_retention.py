@@ -17,7 +17,6 @@ from tierdesk.storage.models import (
     Attachment,
     Blob,
     ImapMissingBody,
-    MetaEntry,
     SpoolItem,
     Ticket,
 )
@@ -25,6 +24,7 @@ from tierdesk.storage.schema import current_version, upgrade
 from tierdesk.storage.sql import Sql
 
 from tests.conftest import FIXTURES
+from tests.support.schema_history import back_to
 
 HOLD_RULES = """rules:
   - name: held for review
@@ -344,10 +344,7 @@ def test_a_version_6_database_gains_what_version_7_adds_and_keeps_its_mail(desk)
     mail = desk.mail("a")
     db = open_database(desk.db_url)
     # back to version 6: no missing-body counts, no drop reason, no purge time
-    db.execute_sql("DROP TABLE imap_missing_body")
-    db.execute_sql("ALTER TABLE spool DROP COLUMN drop_reason")
-    db.execute_sql("ALTER TABLE spool DROP COLUMN purged_at")
-    MetaEntry.update(value="6").where(MetaEntry.key == "schema_version").execute()
+    back_to(db, 6)
 
     applied = upgrade(db)
 

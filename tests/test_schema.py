@@ -13,6 +13,8 @@ from tierdesk.storage.schema import (
     upgrade,
 )
 
+from tests.support.schema_history import back_to
+
 
 def test_empty_database_is_initialised_on_first_start(db_url):
     db = open_database(db_url)
@@ -41,15 +43,27 @@ def test_daemon_refuses_an_older_schema_and_says_what_to_run(db_url):
     db.close()
 
 
-def test_daemon_refuses_a_newer_schema(db_url):
+def test_daemon_refuses_a_newer_schema_that_older_code_cannot_run_on(db_url):
+    db = open_database(db_url)
+    upgrade(db)
+    for key in ("schema_version", "schema_compatible_with"):
+        MetaEntry.update(value=str(SCHEMA_VERSION + 1)).where(
+            MetaEntry.key == key
+        ).execute()
+
+    with pytest.raises(SchemaError, match="newer than this tierdesk"):
+        ensure_schema(db)
+    db.close()
+
+
+def test_daemon_runs_on_a_newer_schema_whose_steps_were_additive(db_url):
     db = open_database(db_url)
     upgrade(db)
     MetaEntry.update(value=str(SCHEMA_VERSION + 1)).where(
         MetaEntry.key == "schema_version"
     ).execute()
 
-    with pytest.raises(SchemaError, match="newer than this tierdesk"):
-        ensure_schema(db)
+    assert ensure_schema(db) == SCHEMA_VERSION + 1
     db.close()
 
 
@@ -132,47 +146,9 @@ def test_version_1_database_is_migrated_with_its_data(db_url):
     db.close()
 
 
-def _undo_version_7(db) -> None:
-    """Undo migration 7 (missing IMAP bodies, dropped and purged spool items)."""
-    db.execute_sql("DROP TABLE imap_missing_body")
-    db.execute_sql("ALTER TABLE spool DROP COLUMN drop_reason")
-    db.execute_sql("ALTER TABLE spool DROP COLUMN purged_at")
-
-
-def _undo_version_6(db) -> None:
-    """Undo migration 6 (bounces, recent texts)."""
-    db.execute_sql("DROP TABLE bounce_state")
-    db.execute_sql("DROP TABLE recent_text")
-    db.execute_sql("ALTER TABLE outbox DROP COLUMN author")
-    db.execute_sql("ALTER TABLE outbox DROP COLUMN bounced_at")
-
-
-def _undo_version_5(db) -> None:
-    """Undo migration 5 (keys, participants, limits)."""
-    db.execute_sql("DROP TABLE participant")
-    db.execute_sql("DROP TABLE signing_key")
-    db.execute_sql("DROP INDEX contact_email_key")
-    db.execute_sql("DROP INDEX outbox_rcpt_key_limit_class_created_at")
-    db.execute_sql("ALTER TABLE contact DROP COLUMN email_key")
-    db.execute_sql("ALTER TABLE outbox DROP COLUMN limit_class")
-
-
-UNDO = {7: _undo_version_7, 6: _undo_version_6, 5: _undo_version_5}  # newest first
-
-
-def _back_to(db, version: int) -> None:
-    """A current database made to look like `version` (for the migration tests)."""
-    for undone, undo in sorted(UNDO.items(), reverse=True):
-        if undone > version:
-            undo(db)
-    MetaEntry.update(value=str(version)).where(
-        MetaEntry.key == "schema_version"
-    ).execute()
-
-
 def _back_to_version_4(db) -> None:
     """A current database made to look like version 4."""
-    _back_to(db, 4)
+    back_to(db, 4)
 
 
 def test_version_4_database_gets_keys_participants_and_counted_addresses(db_url):
@@ -221,4 +197,21 @@ def test_version_4_database_gets_keys_participants_and_counted_addresses(db_url)
     )
     [key] = SigningKeyRow.select()
     assert (key.id, bytes.fromhex(key.secret)) == ("00", secret)
+    db.close()
+
+
+def test_version_8_database_numbers_its_next_ticket_after_its_last(db_url):
+    from tierdesk.storage.models import Counter
+    from tierdesk.storage.sql import Sql
+    from tierdesk.storage.tickets import next_ticket_number
+
+    db = open_database(db_url)
+    upgrade(db)
+    back_to(db, 8)
+    Counter.update(value=41).where(Counter.name == "ticket").execute()
+
+    assert upgrade(db) == [9]
+
+    assert next_ticket_number(Sql(db)) == 42
+    assert current_version(db) == SCHEMA_VERSION
     db.close()

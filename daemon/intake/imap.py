@@ -25,8 +25,10 @@ from contextlib import suppress
 
 from imapclient import DELETED, SEEN, IMAPClient, SocketTimeout
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
+from peewee import DatabaseError
 from tierdesk.daemon.config import ImapMailboxConfig
 from tierdesk.daemon.config_load import read_secret
+from tierdesk.daemon.membership import Membership
 from tierdesk.daemon.workers import Backoff, Worker
 from tierdesk.storage.clock import Clock, system_clock
 from tierdesk.storage.db import StorageError
@@ -101,11 +103,15 @@ class MailboxPoller:
         sql: Sql,
         on_spooled: Callable[[], None],
         clock: Clock = system_clock,
+        membership: Membership | None = None,
     ) -> None:
         self.config = config
         self.sql = sql
         self.on_spooled = on_spooled
         self.clock = clock
+        # with several daemons on one database, one of them watches the mailbox
+        self.membership = membership
+        self.lease = f"imap:{config.name}"
         self.state = "starting"
         self.rounds = 0
         # a FETCH failed for a whole batch: up to this UID, fetch one at a time
@@ -158,6 +164,8 @@ class MailboxPoller:
         Returns 0 once stopping, else 1 so the worker starts the next session at once.
         """
         try:
+            if not self._may_watch():
+                return 0 if self._worker.stopping else 1
             self._session()
         except LoginError as exc:
             self._set_state(
@@ -183,6 +191,35 @@ class MailboxPoller:
         log.debug("%s: reconnecting in %.0fs", self.label, delay)
         self._worker.pause(delay)
         return 1
+
+    def _may_watch(self) -> bool:
+        """Take the mailbox's lease; without it, stand by for one heartbeat and say False."""
+        if self.membership is None:
+            return True
+        try:
+            holder = self.membership.take(self.lease)
+        except DatabaseError as exc:
+            raise StorageError(f"cannot take the mailbox's lease: {exc}") from exc
+        if holder == self.membership.id:
+            return True
+        self._set_state(
+            "standby",
+            f"watched by daemon {holder}; this one takes over if that one stops",
+            logging.INFO,
+        )
+        self._worker.pause(self.membership.retry_seconds)
+        return False
+
+    def _still_watching(self) -> bool:
+        """False once stopping, or once the lease went to another daemon."""
+        if self._worker.stopping:
+            return False
+        if self.membership is None or self.membership.holds(self.lease):
+            return True
+        self._set_state(
+            "standby", "the lease went to another daemon; standing by", logging.WARNING
+        )
+        return False
 
     def _session(self) -> None:
         client = connect(self.config)
@@ -215,7 +252,7 @@ class MailboxPoller:
             self._worker.backoff.reset()
             if last_uid:
                 self._tidy(client, capabilities, uidvalidity, last_uid)
-            while not self._worker.stopping:
+            while self._still_watching():
                 last_uid = self._fetch_new(client, capabilities, uidvalidity, last_uid)
                 self.rounds += 1
                 if mode == "IDLE":
@@ -358,7 +395,7 @@ class MailboxPoller:
     def _idle_wait(self, client: IMAPClient) -> None:
         started = time.monotonic()
         while (
-            not self._worker.stopping
+            self._still_watching()
             and time.monotonic() - started < self.config.idle_renew
         ):
             asked = time.monotonic()

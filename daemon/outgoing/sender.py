@@ -23,6 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 
+from peewee import DatabaseError
 from tierdesk.daemon.config import OutgoingConfig
 from tierdesk.daemon.config_load import read_secret
 from tierdesk.daemon.outgoing.enqueue import queue_mails
@@ -30,7 +31,9 @@ from tierdesk.daemon.snapshot import Live
 from tierdesk.parsers.idn import readable_address
 from tierdesk.rules.handling.mails import delivery_failed
 from tierdesk.storage import outbox
+from tierdesk.storage.claims import Claimant
 from tierdesk.storage.clock import Clock
+from tierdesk.storage.db import reset_connection
 from tierdesk.storage.outbox import OutboxRow
 from tierdesk.storage.sql import Sql
 from tierdesk.storage.tickets import record_event, ticket_by_id
@@ -204,16 +207,29 @@ class Sender:
     renders what they are told.
     """
 
-    def __init__(self, sql: Sql, maildir: Path, clock: Clock, live: Live) -> None:
+    def __init__(
+        self,
+        sql: Sql,
+        maildir: Path,
+        clock: Clock,
+        live: Live,
+        claimant: Claimant | None = None,
+    ) -> None:
         self.sql = sql
         self.maildir = maildir
         self.clock = clock
         self.live = live
+        self.claimant = Claimant() if claimant is None else claimant
         self._relay_down = False
 
     def deliver_due(self, config: OutgoingConfig, limit: int = 100) -> int:
         """Deliver what is due now through `config`'s transport; returns how many were handed over."""
-        items = outbox.due(self.sql, self.clock(), limit=limit)
+        try:
+            items = outbox.claim_due(self.sql, self.clock(), self.claimant, limit=limit)
+        except DatabaseError as exc:  # a full disk, or the database is away
+            reset_connection(self.sql.db)
+            log.warning("cannot take due mail now, will retry: %s", exc)
+            return 0
         if not items:
             return 0
         delivered = 0
