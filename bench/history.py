@@ -2,25 +2,34 @@
 
     python bench/history.py                          # 1k, 100k and 1M tickets, SQLite and PostgreSQL
     python bench/history.py --sizes 1000,1000000 --db sqlite
-    python bench/history.py --explain                # + the plans of the per-message look-ups at 1M
+    python bench/history.py --explain                # + per-statement times, and plans at 1M
     python bench/history.py --pg postgresql://postgres@127.0.0.1:5432/test
 
 For each database and history size it creates a fresh database (SQLite: a
-file under --dir; PostgreSQL: a private schema, dropped afterwards), writes
-that many tickets with their contacts, messages, spool and outbox rows,
-participants and events straight into it by bulk SQL (bench/history_data.py),
-analyzes it, and then ingests the same corpus through the real pipeline as
-bench/ingest.py does: new requests from new and from known customers, and
-replies that thread by subject token, by In-Reply-To/References to stored
-messages, and by signed reply address. The corpus is the same at every
-size: it refers to the history by position (the newest tickets, the ones
-resolved lately, any old one), so the same mix of outcomes follows.
+file under --dir; PostgreSQL: a private schema of --pg, dropped afterwards)
+and writes that many tickets with their contacts, messages, spool and
+outbox rows, participants and events straight into it by bulk SQL
+(bench/history_data.py, history_sql.py, history_shape.py), then analyzes it.
+Then, round by round, it ingests a corpus (bench/history_corpus.py) through
+the real pipeline exactly as bench/ingest.py does (its end_to_end): new
+requests from new and from stored customers, replies that thread by subject
+token, by In-Reply-To/References to stored messages, and by signed reply
+address. Round r ingests the same corpus at every size (it names stored
+tickets by position, so the same outcomes follow); the rounds of all
+databases and sizes take turns, so that whatever else runs on the machine
+falls on all of them alike.
 
-It prints messages/s per round, generation time and peak memory for each
-size, and the rate at the largest size against the rate at the smallest.
-Nothing here asserts a timing. With --explain it also traces every statement
-of one more round at each size (mean time per statement, per size) and
-prints the plan of each at the largest size.
+Before each round it waits (up to --quiet-wait seconds) until the machine is
+idle, and reads the database into the page cache (--cache warm): a machine
+that drops idle page cache (as this one does after a minute) would otherwise
+time its disk. --cache as-is leaves the cache as it finds it.
+
+It prints messages/s (median and best of the rounds), generation time and
+peak memory per size, and the rate at the largest size against the rate at
+the smallest. Nothing here asserts a timing. With --explain one more round
+per database and size is traced (every statement's mean time, per size;
+bench/history_explain.py) and the plans of the per-message look-ups are
+printed for the largest size.
 """
 
 from __future__ import annotations
@@ -28,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import resource
 import shutil
 import statistics
@@ -36,134 +44,47 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tierdesk.parsers.reply_address import SigningKey, sign
 from tierdesk.storage.db import open_database
 from tierdesk.storage.sql import Sql
 
-from bench.corpus import TOPICS_EN, Thread, message, new_thread
-from bench.history_data import (
-    HEAVY,
-    HEAVY_EVERY,
-    RECENT,
-    SIGNING_SECRET,
-    SUPPORT,
-    TAG,
-    Shape,
-    email,
-    generate,
-    name,
-    sqlite_url,
-    ticket_day,
-)
+from bench.history_corpus import history_corpus
+from bench.history_data import generate, sqlite_url, wait_for_quiet, warm
 from bench.history_explain import Trace, explain, query_table
+from bench.history_shape import Shape
 from bench.ingest import end_to_end, fs_type
 from tests.support.pg_schema import postgres_schema
 
 DEFAULT_PG = os.environ.get(
     "TIERDESK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test"
 )
-# what a round's messages are, in parts per hundred
-MIX = {
-    "new": 30,  # a new request from a new customer
-    "fresh_reply": 25,  # a reply in a conversation this corpus started (In-Reply-To)
-    "known_new": 10,  # a new request from a stored contact (one in ten: a daily writer)
-    "token": 12,  # a reply to a stored ticket with [ACME #n] in the subject
-    "headers": 12,  # a reply to a stored message, found by In-Reply-To/References only
-    "signed": 11,  # a reply to a stored ticket's signed reply address
-}
 
 
-# -- the corpus --------------------------------------------------------------
+@dataclass
+class Run:
+    """One database at one history size: where it is, and its figures."""
+
+    kind: str
+    size: int
+    url: str
+    generated: dict[str, Any]
+    rounds: list[dict[str, Any]] = field(default_factory=list)
+    traced: dict[str, Any] | None = None
+
+    def rate(self, how: str = "median") -> float:
+        """Messages/s over the rounds: their median, or the best."""
+        rates = [r["msgs_per_s"] for r in self.rounds]
+        return statistics.median(rates) if how == "median" else max(rates)
 
 
-def history_corpus(shape: Shape, count: int, seed: int) -> tuple[list[bytes], Counter]:
-    """`count` messages that refer to the history of `shape`, and how many of each kind.
-
-    Every random draw is the same at every size (stored tickets are picked by
-    position: one of the newest RECENT, one of the RECENT resolved lately, or
-    any old one), so the corpus differs between sizes only in the numbers,
-    addresses and Message-IDs it names.
-    """
-    rng = random.Random(seed)
-    key = SigningKey("00", bytes.fromhex(SIGNING_SECRET))
-    kinds, weights = list(MIX), list(MIX.values())
-    fresh: list[Thread] = []
-    out: list[bytes] = []
-    counts: Counter = Counter()
-    start = datetime.fromtimestamp(shape.now, UTC)
-    for n in range(count):
-        kind = rng.choices(kinds, weights)[0]
-        if kind == "fresh_reply" and not fresh:
-            kind = "new"
-        to = f"ACME Support <{SUPPORT}>"
-        if kind == "new":
-            thread = new_thread(rng, seed * 1_000_000 + len(fresh))
-            fresh.append(thread)
-            subject, reply = thread.subject, False
-        elif kind == "fresh_reply":
-            thread = fresh[max(0, len(fresh) - 1 - int(rng.expovariate(0.15)))]
-            subject, reply = f"Re: {thread.subject}", True
-        elif kind == "known_new":
-            j = _known_contact(rng, shape)
-            topic = rng.choice(TOPICS_EN)
-            thread = Thread(
-                n, f"{topic} (again, {seed}.{n})", email(j), name(j), "utf-8", False
-            )
-            subject, reply = thread.subject, False
-        else:
-            i = _stored_ticket(rng, shape, signed=kind == "signed")
-            j = shape.requester(i)
-            charset = rng.choice(["utf-8", "utf-8", "iso-8859-1"])
-            ids = shape.message_ids(i)
-            thread = Thread(i, shape.subject(i), email(j), name(j), charset, False, ids)
-            subject, reply = f"Re: {shape.subject(i)}", True
-            if kind == "token":
-                subject = f"Re: [{TAG} #{i}] {shape.subject(i)}"
-            elif kind == "signed":
-                to = sign(SUPPORT, key, i, "customer", issued=ticket_day(shape, i))
-        domain = thread.sender.split("@")[1]
-        message_id = f"h{seed}.{n}.{rng.getrandbits(40):x}@{domain}"
-        when = start + timedelta(seconds=n)
-        out.append(message(rng, thread, subject, message_id, reply, when, to))
-        thread.message_ids.append(message_id)
-        counts[kind] += 1
-    return out, counts
-
-
-def _stored_ticket(rng: random.Random, shape: Shape, signed: bool) -> int:
-    """A stored ticket to reply to: open lately, resolved lately, or (not signed) long closed.
-
-    A signed address is valid for 90 days, so signed replies go to recent tickets only.
-    """
-    draw, position = rng.random(), rng.random()
-    if draw < (0.6 if signed else 0.4):
-        return shape.tickets - RECENT + 1 + int(position * RECENT)
-    if signed or draw < 0.6:
-        return shape.old + 1 + int(position * RECENT)
-    return 1 + int(position * shape.old)
-
-
-def _known_contact(rng: random.Random, shape: Shape) -> int:
-    """A stored contact: one in ten writes daily, the others opened a ticket long ago."""
-    daily, position = rng.random(), rng.random()
-    if daily < 0.1:
-        return 1 + int(position * HEAVY)
-    i = 1 + int(position * shape.old)
-    if i % HEAVY_EVERY == 0:  # that one is a daily writer's: take its neighbour
-        i += 1
-    return shape.requester(i)
-
-
-# -- the children: one database, one size ------------------------------------
+# -- the children: one process per generation and per round -----------------
 
 
 def child_generate(args: argparse.Namespace) -> dict[str, Any]:
@@ -176,49 +97,51 @@ def child_generate(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def child_ingest(args: argparse.Namespace) -> dict[str, Any]:
-    """Ingest args.rounds corpora into the history at args.url; the figures of each round."""
+    """Ingest the corpus of args.seed into the history at args.url; the round's figures."""
     shape = Shape(**json.loads(args.shape))
-    rounds = []
-    kinds: Counter = Counter()
-    for number in range(args.rounds):
-        corpus, counts = history_corpus(shape, args.messages, args.seed + number)
-        kinds += counts
-        rounds.append(_ingest_round(corpus, args))
-    figures: dict[str, Any] = {
-        "rounds": rounds,
-        "kinds": dict(kinds),
-        "outcomes": _outcomes(args.url, shape),
-        "peak_rss_mb": _peak_rss_mb(),
-    }
-    if args.explain:
-        trace = Trace()
+    corpus, kinds = history_corpus(shape, args.messages, args.seed)
+    warmed = warm(args.url) if args.cache == "warm" else 0.0
+    before = _scalar(args.url, "SELECT MAX(id) FROM spool")
+    trace = Trace() if args.trace else None
+    if trace:
         trace.install()
-        corpus, _ = history_corpus(shape, args.messages, args.seed + args.rounds)
-        figures["traced_round"] = _ingest_round(corpus, args)
+    work = Path(tempfile.mkdtemp(prefix="tierdesk-history-", dir=args.dir))
+    try:
+        chunk = 100 if args.intake == "batch" else 1
+        figures: dict[str, Any] = end_to_end(
+            corpus, work, args, chunk, storage_url=args.url
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if trace:
         trace.remove()
         figures["queries"] = trace.summary()
         if args.plans:
             figures["plans"] = explain(args.url, trace)
+    figures["warm_s"] = warmed
+    figures["kinds"] = dict(kinds)
+    figures["outcomes"] = _outcomes(args.url, before)
+    figures["peak_rss_mb"] = _peak_rss_mb()
     return figures
 
 
-def _ingest_round(corpus: list[bytes], args: argparse.Namespace) -> dict[str, float]:
-    work = Path(tempfile.mkdtemp(prefix="tierdesk-history-", dir=args.dir))
+def _scalar(url: str, query: str, *params: Any) -> Any:
+    db = open_database(url)
     try:
-        return end_to_end(corpus, work, args, args.intake_chunk, storage_url=args.url)
+        return Sql(db).scalar(query, *params)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        db.close()
 
 
-def _outcomes(url: str, shape: Shape) -> dict[str, int]:
-    """How the corpus's messages ended (the history's spool rows aside)."""
+def _outcomes(url: str, after_spool_id: int) -> dict[str, int]:
+    """How the round's messages ended."""
     db = open_database(url)
     rows = Sql(db).all(
         "SELECT outcome, COUNT(*) FROM spool WHERE id > ? GROUP BY outcome",
-        2 * shape.tickets,
+        after_spool_id,
     )
     db.close()
-    return {outcome: count for outcome, count in rows}
+    return dict(rows)
 
 
 def _peak_rss_mb() -> float:
@@ -245,9 +168,8 @@ def fresh_database(kind: str, args: argparse.Namespace, size: int) -> Iterator[s
 def run_child(args: argparse.Namespace, *extra: str) -> dict[str, Any]:
     """Run this script as a child with the shared options; its JSON figures."""
     cmd = [sys.executable, __file__, *extra, "--dir", str(args.dir)]
-    cmd += ["--messages", str(args.messages), "--rounds", str(args.rounds)]
-    cmd += ["--seed", str(args.seed), "--parse-workers", str(args.parse_workers)]
-    cmd += ["--intake", args.intake]
+    cmd += ["--messages", str(args.messages), "--cache", args.cache]
+    cmd += ["--parse-workers", str(args.parse_workers), "--intake", args.intake]
     if args.rules:
         cmd += ["--rules", str(args.rules)]
     if args.no_analyze:
@@ -259,87 +181,113 @@ def run_child(args: argparse.Namespace, *extra: str) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def one(args: argparse.Namespace, kind: str, size: int, plans: bool) -> dict[str, Any]:
-    """Generate and ingest one size on one database, each in a fresh process."""
-    with fresh_database(kind, args, size) as url:
-        gen = run_child(args, "--child", "generate", "--url", url, "--size", str(size))
-        extra = ["--child", "ingest", "--url", url, "--shape", json.dumps(gen["shape"])]
-        if args.explain:
-            extra.append("--explain")
-        if plans:
+def ingest_round(
+    args: argparse.Namespace, run: Run, seed: int, traced: bool = False
+) -> dict[str, Any]:
+    """One round on one database, once the machine is quiet."""
+    busy = wait_for_quiet(args.quiet_wait)
+    extra = ["--child", "ingest", "--url", run.url, "--seed", str(seed)]
+    extra += ["--shape", json.dumps(run.generated["shape"])]
+    if traced:
+        extra.append("--trace")
+        if run.size == max(args.sizes):
             extra.append("--plans")
-        return {"generate": gen, "ingest": run_child(args, *extra)}
-
-
-def report_line(kind: str, size: int, result: dict[str, Any]) -> str:
-    """One row of the figures table."""
-    gen, ing = result["generate"], result["ingest"]
-    rates = [r["msgs_per_s"] for r in ing["rounds"]]
-    median = statistics.median(rates)
-    each = " ".join(f"{r:.0f}" for r in rates)
-    p50 = statistics.median(r["p50_ms"] for r in ing["rounds"])
-    p99 = max(r["p99_ms"] for r in ing["rounds"])
-    outcomes = " ".join(f"{k}={v}" for k, v in sorted(ing["outcomes"].items()))
-    return (
-        f"{kind:8} {size:>9}  {gen['generate_s']:7.1f}  {gen['analyze_s']:6.1f}"
-        f"  {gen['db_mb']:7.0f}  {gen['peak_rss_mb']:6.0f}  {median:6.0f}  ({each})"
-        f"  {p50:6.0f}  {p99:6.0f}  {ing['peak_rss_mb']:6.0f}  {outcomes}"
+    figures = run_child(args, *extra)
+    figures["busy"] = busy
+    print(
+        f"#   {'traced' if traced else 'round'} seed {seed} {run.kind} {run.size}:"
+        f" {figures['msgs_per_s']:.0f} msgs/s (warmed in {figures['warm_s']:.1f} s;"
+        f" machine {busy:.0%} busy before)",
+        flush=True,
     )
+    return figures
+
+
+def table_row(run: Run) -> str:
+    """One row of the figures table."""
+    gen, rounds = run.generated, run.rounds
+    each = " ".join(f"{r['msgs_per_s']:.0f}" for r in rounds)
+    outcomes = " ".join(f"{k}={v}" for k, v in sorted(rounds[0]["outcomes"].items()))
+    return (
+        f"{run.kind:8} {run.size:>9} {gen['generate_s']:6.1f} {gen['analyze_s']:6.1f}"
+        f" {gen['db_mb']:7.0f} {gen['peak_rss_mb']:6.0f}"
+        f" {run.rate():7.0f} {run.rate('best'):6.0f}  ({each})"
+        f" {statistics.median(r['p50_ms'] for r in rounds):6.0f}"
+        f" {max(r['p99_ms'] for r in rounds):6.0f}"
+        f" {max(r['peak_rss_mb'] for r in rounds):6.0f}"
+        f" {max(r['busy'] for r in rounds):5.0%}  {outcomes}"
+    )
+
+
+def report(args: argparse.Namespace, runs: list[Run], began: float) -> None:
+    """The figures table, the ratios, and with --explain the statements and plans."""
+    print(
+        "\n# db         tickets  gen_s anlz_s   db_mb gen_rss"
+        "  msgs/s   best  (each round)  p50_ms p99_ms rss_mb  busy  outcomes of round 1"
+    )
+    for run in runs:
+        print(table_row(run))
+    generating = sum(r.generated["generate_s"] + r.generated["analyze_s"] for r in runs)
+    print(
+        f"# generating took {generating:.0f} s in all; wall time {time.perf_counter() - began:.0f} s"
+    )
+    sizes = sorted(args.sizes)
+    for kind in args.db:
+        by_size = {r.size: r for r in runs if r.kind == kind}
+        small, large = by_size[sizes[0]], by_size[sizes[-1]]
+        ratio = large.rate() / small.rate()
+        print(
+            f"# {kind}: msgs/s at {sizes[-1]} / at {sizes[0]} = {ratio:.2f} (median),"
+            f" {large.rate('best') / small.rate('best'):.2f} (best):"
+            f" {'within' if ratio >= 0.8 else 'NOT within'} 20 %"
+        )
+    if not args.explain:
+        return
+    for kind in args.db:
+        traced = {r.size: r.traced for r in runs if r.kind == kind and r.traced}
+        print(f"\n# {kind}: the statements of the traced round (mean us per run)")
+        print(query_table({n: t["queries"] for n, t in traced.items()}))
+        print(f"\n# {kind}: plans at {sizes[-1]} tickets\n")
+        print(traced[sizes[-1]]["plans"])
 
 
 def main() -> int:
-    """Each database, each size: generate, ingest, print; then the ratio and the plans."""
+    """Generate every database, ingest round by round in turns, report."""
     args = parse_args()
-    args.intake_chunk = 100 if args.intake == "batch" else 1
-    if args.child == "generate":
-        print(json.dumps(child_generate(args)))
+    if args.child:
+        child = child_generate if args.child == "generate" else child_ingest
+        print(json.dumps(child(args)))
         return 0
-    if args.child == "ingest":
-        print(json.dumps(child_ingest(args)))
-        return 0
+    began = time.perf_counter()
     sizes = sorted(args.sizes)
     print(
-        f"# history benchmark: SQLite under {args.dir} ({fs_type(args.dir)}), PostgreSQL"
-        f" {args.pg.split('@')[-1]}; corpus {args.messages} messages x {args.rounds} rounds,"
-        f" intake {args.intake}; parse workers {args.parse_workers};"
-        f" {'' if not args.no_analyze else 'NO '}ANALYZE after generating;"
-        f" load average {os.getloadavg()[0]:.2f}"
+        f"# history benchmark: SQLite under {args.dir} ({fs_type(args.dir)}),"
+        f" PostgreSQL at {args.pg.split('@')[-1]}; {args.messages} messages a round,"
+        f" {args.rounds} rounds, intake {args.intake}, parse workers {args.parse_workers},"
+        f" cache {args.cache}, {'no ' if args.no_analyze else ''}ANALYZE after generating;"
+        f" load average {os.getloadavg()[0]:.2f}",
+        flush=True,
     )
-    print(
-        "# db       tickets  gen_s  analyze_s  db_mb  gen_rss  msgs/s (each round)"
-        "  p50_ms  p99_ms  ingest_rss_mb  outcomes of the corpus"
-    )
-    total = time.perf_counter()
-    summary = []
-    for kind in args.db:
-        results = {}
-        for size in sizes:
-            result = one(args, kind, size, plans=args.explain and size == sizes[-1])
-            results[size] = result
-            print(report_line(kind, size, result), flush=True)
-        summary.append((kind, results))
-    print(f"# total wall time {time.perf_counter() - total:.0f} s")
-    for kind, results in summary:
-        rates = {
-            n: statistics.median(
-                r["msgs_per_s"] for r in results[n]["ingest"]["rounds"]
-            )
-            for n in sizes
-        }
-        ratio = rates[sizes[-1]] / rates[sizes[0]]
-        verdict = "within" if ratio >= 0.8 else "NOT within"
-        print(
-            f"# {kind}: rate at {sizes[-1]} / rate at {sizes[0]} = {ratio:.2f}"
-            f" ({verdict} 20 %); generating {sizes[-1]} took"
-            f" {results[sizes[-1]]['generate']['generate_s']:.0f} s"
-            f" + {results[sizes[-1]]['generate']['analyze_s']:.0f} s analyze"
-        )
-    if args.explain:
-        for kind, results in summary:
-            print(f"\n# {kind}: statements of the traced round")
-            print(query_table({n: results[n]["ingest"]["queries"] for n in sizes}))
-            print(f"\n# {kind}: plans at {sizes[-1]} tickets\n")
-            print(results[sizes[-1]]["ingest"]["plans"])
+    with ExitStack() as stack:
+        runs = []
+        for kind in args.db:
+            for size in sizes:
+                url = stack.enter_context(fresh_database(kind, args, size))
+                extra = ("--child", "generate", "--url", url, "--size", str(size))
+                runs.append(Run(kind, size, url, run_child(args, *extra)))
+                gen = runs[-1].generated
+                print(
+                    f"#   generated {kind} {size}: {gen['generate_s']:.1f} s"
+                    f" + {gen['analyze_s']:.1f} s analyze, {gen['db_mb']:.0f} MB",
+                    flush=True,
+                )
+        for number in range(args.rounds):
+            for run in runs:
+                run.rounds.append(ingest_round(args, run, args.seed + number))
+        if args.explain:
+            for run in runs:
+                run.traced = ingest_round(args, run, args.seed + args.rounds, True)
+        report(args, runs, began)
     return 0
 
 
@@ -359,26 +307,33 @@ def parse_args() -> argparse.Namespace:
         help="sqlite, postgres or both (comma-separated)",
     )
     parser.add_argument("--pg", default=DEFAULT_PG, help="PostgreSQL base URL")
-    parser.add_argument("--messages", type=int, default=2000, help="per round")
+    parser.add_argument("--messages", type=int, default=2000, help="a round's corpus")
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument(
-        "--rounds", type=int, default=3, help="timed rounds (median shown)"
+        "--seed", type=int, default=1, help="round r's corpus: seed + r"
     )
-    parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--dir", type=Path, default=Path(os.environ.get("TMPDIR_DISK", "/var/tmp"))
     )
     parser.add_argument("--intake", choices=["batch", "smtp"], default="batch")
     parser.add_argument("--parse-workers", type=int, default=1)
     parser.add_argument("--rules", type=Path, help="route with this rules file")
+    parser.add_argument("--cache", choices=["warm", "as-is"], default="warm")
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=300,
+        help="seconds to wait for an idle machine before each round",
+    )
     parser.add_argument(
         "--no-analyze",
         action="store_true",
-        help="leave the statistics out (tierdesk itself never runs ANALYZE on SQLite)",
+        help="no statistics (tierdesk itself never runs ANALYZE on SQLite)",
     )
     parser.add_argument(
         "--explain",
         action="store_true",
-        help="trace a round per size; plans at the largest",
+        help="trace a round; plans at the largest size",
     )
     parser.add_argument("--profile", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
@@ -387,6 +342,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--shape", help=argparse.SUPPRESS)
+    parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--plans", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args()
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from imapclient.exceptions import LoginError
 from tierdesk.daemon.config import Config
-from tierdesk.daemon.intake.imap import NETWORK_ERRORS, connect
+from tierdesk.daemon.intake.imap_client import NETWORK_ERRORS, connect
 from tierdesk.daemon.outgoing.sender import DeliveryError, SmtpTransport
 from tierdesk.daemon.runtime import Runtime
 from tierdesk.storage.schema import current_version

@@ -22,8 +22,9 @@ from importlib.metadata import PackageNotFoundError, version
 
 from peewee import DatabaseError
 from tierdesk.daemon.config import ClusterConfig
-from tierdesk.daemon.workers import Worker
+from tierdesk.daemon.workers import Backoff, Worker
 from tierdesk.storage.claims import Claimant
+from tierdesk.storage.db import reset_connection
 from tierdesk.storage.membership import (
     DaemonInfo,
     beat,
@@ -75,7 +76,12 @@ class Membership:
         self._lock = threading.Lock()
         self._held: dict[str, float] = {}  # lease -> monotonic time it is good until
         self.worker = Worker(
-            "heartbeat", self._beat, float(cluster.heartbeat), sql.db.close
+            "heartbeat",
+            self._beat,
+            float(cluster.heartbeat),
+            sql.db.close,
+            # a beat missed for a database that is away is retried at the next one
+            backoff=Backoff(ceiling=float(cluster.heartbeat)),
         )
 
     @property
@@ -85,8 +91,9 @@ class Membership:
 
     def start(self) -> None:
         """Add the heartbeat row and start beating."""
-        join(self.sql, self.me)
-        self._reap_the_dead()
+        with self.sql.db.connection_context():  # the caller's thread keeps none
+            join(self.sql, self.me)
+            self._reap_the_dead()
         self.worker.start()
 
     def stop(self) -> None:
@@ -104,8 +111,12 @@ class Membership:
     def _beat(self) -> int:
         started = time.monotonic()
         now = self.clock()
-        held = beat(self.sql, self.me, now, now + self.takeover)
-        self._reap_the_dead()
+        try:
+            held = beat(self.sql, self.me, now, now + self.takeover)
+            self._reap_the_dead()
+        except DatabaseError:
+            reset_connection(self.sql.db)
+            raise
         good_until = started + self.takeover.total_seconds()
         with self._lock:
             # one not renewed runs out by itself: no other daemon can take it

@@ -61,7 +61,11 @@ from tierdesk.storage.carry_out import AlreadyStored, carry_out
 from tierdesk.storage.claims import Claimant
 from tierdesk.storage.clock import Clock, system_clock
 from tierdesk.storage.conversation_locks import conversation_keys, lock_conversations
-from tierdesk.storage.db import reset_connection
+from tierdesk.storage.db import (
+    first_database_error,
+    is_connection_trouble,
+    reset_connection,
+)
 from tierdesk.storage.sql import Sql
 from tierdesk.storage.threads import (
     ticket_of_message,
@@ -321,11 +325,13 @@ class Pipeline:
         return quarantined(message_id, reason)
 
     def _transient_failure(self, msg: Inbound, exc: Exception) -> Outcome | None:
-        exc = _first_database_error(exc)
+        exc = first_database_error(exc)
         reason = f"storage error: {type(exc).__name__}: {exc}"
         message_id = msg.mail.message_id
         try:
-            if spool.note_transient_failure(self.sql, msg.spool_id, reason):
+            if not is_connection_trouble(exc) and spool.note_transient_failure(
+                self.sql, msg.spool_id, reason
+            ):
                 return self._set_aside(msg.spool_id, message_id, reason)
         except DatabaseError:
             reset_connection(self.db)
@@ -344,7 +350,7 @@ class Pipeline:
             reset_connection(self.db)
             log.warning(
                 "cannot take waiting messages now, will retry: %s",
-                _first_database_error(exc),
+                first_database_error(exc),
             )
             return 0
         outcomes = self.process_many(claimed)
@@ -356,17 +362,6 @@ class Pipeline:
         while processed := self.run_pending():
             total += processed
         return total
-
-
-def _first_database_error(exc: Exception) -> Exception:
-    """The error that started it: SQLite rolls back by itself on a full disk, and
-    the rollback that follows fails with 'no transaction is active', hiding why."""
-    found: BaseException | None = exc
-    for _ in range(8):  # the chain is short; a loop in it must not hang us
-        if found is None or "no transaction is active" not in str(found):
-            break
-        found = found.__context__
-    return found if isinstance(found, Exception) else exc
 
 
 def _log_outcome(msg: Inbound, result: Outcome | None) -> None:
@@ -381,16 +376,3 @@ def _log_outcome(msg: Inbound, result: Outcome | None) -> None:
         msg.mail.message_id,
         reason,
     )
-
-
-def outcome_of(sql: Sql, spool_id: int) -> Outcome | None:
-    """The recorded outcome of a spool item that some pipeline already processed."""
-    row = sql.one(
-        "SELECT s.state, s.outcome, s.message_id, s.error, s.ticket_id, t.number"
-        " FROM spool s LEFT JOIN ticket t ON t.id = s.ticket_id WHERE s.id = ?",
-        spool_id,
-    )
-    if row is None or row[0] == "new":
-        return None
-    state, kind, message_id, error, ticket_id, number = row
-    return outcome(kind or state, message_id, error, number, ticket_id)

@@ -73,7 +73,7 @@ def open_runtime(
     Raises StorageError or SchemaError when the database is not usable, and
     SourceError when the rules file is not valid.
     """
-    db = open_database(config.storage_url)
+    db = open_database(config.storage_url, config.cluster.max_connections)
     ensure_schema(db, create_if_empty=create_if_empty)
     sql = Sql(db)
     instance = instance_id(db)

@@ -186,7 +186,8 @@ class Daemon:
     def _stop_pollers(self) -> None:
         for name, poller in list(self.pollers.items()):
             poller.stop()
-            self.membership.give_up(poller.lease)
+            with self.runtime.db.connection_context():
+                self.membership.give_up(poller.lease)
             if self.scheduler.get_job(f"imap_poll:{name}"):
                 self.scheduler.remove_job(f"imap_poll:{name}")
         self.pollers.clear()
@@ -257,7 +258,8 @@ class Daemon:
             log.info("a config or rules file changed on disk; reloading")
             self.reload()
             return
-        fingerprint = key_fingerprint(self.runtime.sql)
+        with self.runtime.db.connection_context():
+            fingerprint = key_fingerprint(self.runtime.sql)
         if fingerprint != self._keys_seen:
             self._keys_seen = fingerprint
             runtime = self.runtime
@@ -266,9 +268,10 @@ class Daemon:
             log.info("signing keys changed; new mail is signed with the newest")
 
     def _sla_sweep(self) -> None:
-        """The scheduler's SLA job (in a worker thread)."""
+        """The scheduler's SLA job (in a worker thread, whose connection goes back after)."""
         runtime = self.runtime
-        SlaSweeper(runtime.sql, runtime.snapshot).sweep(runtime.clock())
+        with runtime.db.connection_context():
+            SlaSweeper(runtime.sql, runtime.snapshot).sweep(runtime.clock())
         self.sender.wake()
 
     async def stop(self) -> None:

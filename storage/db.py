@@ -8,7 +8,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from peewee import Database, PostgresqlDatabase, SqliteDatabase
+from peewee import Database, OperationalError, PostgresqlDatabase, SqliteDatabase
+from playhouse.pool import (
+    MaxConnectionsExceeded,
+    PooledDatabase,
+    PooledPostgresqlDatabase,
+)
 from tierdesk.storage.models import ALL_MODELS
 from tierdesk.storage.text import storable_params
 
@@ -24,16 +29,24 @@ SQLITE_PRAGMAS = {
 }
 
 
+MAX_CONNECTIONS = 16
+POOL_WAIT_SECONDS = 30
+STALE_SECONDS = 600  # a connection this old is replaced when it comes back to the pool
+
+
 class StorageError(Exception):
     """The database cannot be opened or used; intake answers 'try again later'."""
 
 
-def open_database(url: str) -> Database:
-    """Open (lazily connect) the database for `url` and bind every model to it."""
+def open_database(url: str, max_connections: int = MAX_CONNECTIONS) -> Database:
+    """Open (lazily connect) the database for `url` and bind every model to it.
+
+    On PostgreSQL this process opens at most `max_connections` connections.
+    """
     if url.startswith("sqlite:///"):
         db = _open_sqlite(Path(url[len("sqlite:///") :]))
     elif url.startswith(("postgresql://", "postgres://")):
-        db = _open_postgres(url)
+        db = _open_postgres(url, max_connections)
     else:
         raise StorageError(
             f"unsupported storage URL {url!r}: use sqlite:///PATH or postgresql://..."
@@ -54,8 +67,45 @@ class StorableText:
         return super().execute_sql(sql, storable_params(params))  # type: ignore[misc]
 
 
-class TierdeskPostgresDatabase(StorableText, PostgresqlDatabase):
-    """PostgreSQL, text parameters made storable."""
+class TierdeskPostgresDatabase(StorableText, PooledPostgresqlDatabase):
+    """PostgreSQL through a bounded pool of connections, text parameters made storable.
+
+    Each thread holds one connection from the pool until it closes it; a
+    thread that finds all of them taken waits for one, then gets an
+    OperationalError like any other storage trouble. A connection the server
+    dropped (a restart, a failover) is let go the next time it is used
+    outside a transaction, so that statement reconnects instead of failing
+    for ever with "the connection is closed".
+    """
+
+    def connect(self, reuse_if_open: bool = False) -> bool:
+        """Take a connection from the pool, waiting a while for a free one."""
+        try:
+            return super().connect(reuse_if_open)
+        except MaxConnectionsExceeded as exc:
+            raise OperationalError(
+                f"all {self._max_connections} database connections of this process"
+                f" are in use ({exc}); raise cluster.max_connections"
+            ) from exc
+
+    def close(self) -> bool:
+        """Give this thread's connection back; the last one back closes them all, so a
+        process (or a test) that is done with the database leaves no session open."""
+        closed = super().close()
+        with self._pool_lock:
+            if not self._in_use:
+                self.close_idle()
+        return closed
+
+    def is_closed(self) -> bool:
+        """True when this thread has no usable connection (a dead one is let go here)."""
+        if super().is_closed():
+            return True
+        conn = self._state.conn
+        if conn is not None and conn.closed and not self.in_transaction():
+            self.close()  # back to the pool, which throws a closed one away
+            return True
+        return False
 
 
 class SerializedSqliteDatabase(StorableText, SqliteDatabase):
@@ -106,7 +156,7 @@ def _open_sqlite(path: Path) -> SqliteDatabase:
     )
 
 
-def _open_postgres(url: str) -> PostgresqlDatabase:
+def _open_postgres(url: str, max_connections: int) -> PostgresqlDatabase:
     parts = urlsplit(url)
     params: dict[str, str | int] = dict(parse_qsl(parts.query))
     schema = params.pop("schema", None)
@@ -122,7 +172,14 @@ def _open_postgres(url: str) -> PostgresqlDatabase:
     if parts.port:
         params["port"] = parts.port
     dbname = unquote(parts.path.lstrip("/")) or "tierdesk"
-    return TierdeskPostgresDatabase(dbname, prefer_psycopg3=True, **params)
+    return TierdeskPostgresDatabase(
+        dbname,
+        prefer_psycopg3=True,
+        max_connections=max(1, max_connections),
+        timeout=POOL_WAIT_SECONDS,
+        stale_timeout=STALE_SECONDS,
+        **params,
+    )
 
 
 def is_sqlite(db: Database) -> bool:
@@ -135,4 +192,29 @@ def reset_connection(db: Database) -> None:
     try:
         db.close()
     except Exception:  # noqa: BLE001 - a broken connection may fail to close; it is dropped anyway
+        conn = db._state.conn
+        if isinstance(db, PooledDatabase) and conn is not None:
+            db._close(conn, close_conn=True)  # out of the pool's count too
         db._state.reset()
+
+
+def is_connection_trouble(exc: BaseException) -> bool:
+    """True when PostgreSQL lost, refused or restarted the connection, or broke a
+    deadlock: the database's trouble, never the message's, so no attempt counts."""
+    original = getattr(exc, "orig", None) or exc
+    return any(
+        cls.__module__.startswith("psycopg")
+        and cls.__name__ in ("OperationalError", "InterfaceError")
+        for cls in type(original).__mro__
+    )
+
+
+def first_database_error(exc: Exception) -> Exception:
+    """The error that started it: SQLite rolls back by itself on a full disk, and
+    the rollback that follows fails with 'no transaction is active', hiding why."""
+    found: BaseException | None = exc
+    for _ in range(8):  # the chain is short; a loop in it must not hang us
+        if found is None or "no transaction is active" not in str(found):
+            break
+        found = found.__context__
+    return found if isinstance(found, Exception) else exc

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from peewee import DatabaseError
+from tierdesk.rules.handling.outcome import Outcome, outcome
 from tierdesk.storage.claims import Claimant, skip_locked
 from tierdesk.storage.clock import as_aware_utc
 from tierdesk.storage.db import StorageError, reset_connection
@@ -313,3 +314,16 @@ def list_items(state: str | None = None, limit: int = 100) -> list[SpoolItem]:
     if state:
         query = query.where(SpoolItem.state == state)
     return list(query)
+
+
+def outcome_of(sql: Sql, spool_id: int) -> Outcome | None:
+    """The recorded outcome of a spool item that some pipeline already processed."""
+    row = sql.one(
+        "SELECT s.state, s.outcome, s.message_id, s.error, s.ticket_id, t.number"
+        " FROM spool s LEFT JOIN ticket t ON t.id = s.ticket_id WHERE s.id = ?",
+        spool_id,
+    )
+    if row is None or row[0] == "new":
+        return None
+    state, kind, message_id, error, ticket_id, number = row
+    return outcome(kind or state, message_id, error, number, ticket_id)

@@ -11,7 +11,8 @@ import threading
 import time
 
 import pytest
-from tierdesk.storage.db import open_database
+from peewee import DatabaseError
+from tierdesk.storage.db import open_database, reset_connection
 from tierdesk.storage.sql import Sql
 
 from tests.conftest import PG_URL
@@ -119,7 +120,7 @@ def _settled(sql: Sql) -> bool:
     try:
         waiting = sql.scalar("SELECT COUNT(*) FROM spool WHERE state = 'new'")
         pending = sql.scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
-    except Exception:  # noqa: BLE001 - the test's own connection from before the outage
-        sql.db.close()
+    except DatabaseError:  # the test's own connection, cut by the restart
+        reset_connection(sql.db)
         return False
     return waiting == 0 and pending == 0

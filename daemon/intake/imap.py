@@ -11,23 +11,28 @@ and passed. A crash in between is mended on the next connection: messages
 at or below the checkpoint still in the folder are moved then. A server
 that is down, refuses the login or drops the connection is retried with
 exponential backoff, and logged once per change of state, never in a tight
-loop.
+loop. With several daemons on one database, a mailbox is watched only by
+the daemon that holds its lease (`daemon.membership`); the others stand by.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import ssl
 import time
 from collections.abc import Callable
-from contextlib import suppress
 
-from imapclient import DELETED, SEEN, IMAPClient, SocketTimeout
+from imapclient import DELETED, SEEN, IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 from peewee import DatabaseError
 from tierdesk.daemon.config import ImapMailboxConfig
-from tierdesk.daemon.config_load import read_secret
+from tierdesk.daemon.intake.imap_client import (
+    NETWORK_ERRORS,
+    ConnectionDropped,
+    close_politely,
+    connect,
+    error_text,
+    fetch_bodies,
+)
 from tierdesk.daemon.membership import Membership
 from tierdesk.daemon.workers import Backoff, Worker
 from tierdesk.storage.clock import Clock, system_clock
@@ -47,51 +52,6 @@ log = logging.getLogger("tierdesk.imap")
 FETCH_BATCH = 25
 IDLE_CHECK_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 300.0
-NETWORK_ERRORS = (OSError, IMAPClientError, ssl.SSLError, EOFError)
-
-
-class ConnectionDropped(Exception):
-    """The server ended the session (BYE, or a dead socket during IDLE)."""
-
-
-def connect(
-    config: ImapMailboxConfig, environ: dict[str, str] | None = None
-) -> IMAPClient:
-    """A logged-in client for a mailbox; raises LoginError or a network error."""
-    context = ssl.create_default_context()
-    if not config.verify_tls:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    client = IMAPClient(
-        config.host,
-        port=config.effective_port,
-        ssl=config.security == "tls",
-        ssl_context=context,
-        timeout=SocketTimeout(connect=min(15.0, config.timeout), read=config.timeout),
-    )
-    try:
-        if config.security == "starttls":
-            client.starttls(context)
-        password = read_secret(
-            config.password,
-            config.password_file,
-            config.password_env,
-            dict(os.environ) if environ is None else environ,
-        )
-        client.login(config.username, password or "")
-    except BaseException:
-        _close(client)
-        raise
-    return client
-
-
-def _close(client: IMAPClient) -> None:
-    """Log out politely; a dead connection is just shut."""
-    try:
-        client.logout()
-    except Exception:  # noqa: BLE001 - the connection may be dead already
-        with suppress(Exception):
-            client.shutdown()
 
 
 class MailboxPoller:
@@ -170,7 +130,7 @@ class MailboxPoller:
         except LoginError as exc:
             self._set_state(
                 "login-refused",
-                f"login refused for {self.config.username}: {_text(exc)}",
+                f"login refused for {self.config.username}: {error_text(exc)}",
                 logging.ERROR,
             )
         except StorageError as exc:
@@ -179,7 +139,7 @@ class MailboxPoller:
             )
         except (*NETWORK_ERRORS, ConnectionDropped) as exc:
             self._set_state(
-                "unreachable", f"connection failed or dropped: {_text(exc)}"
+                "unreachable", f"connection failed or dropped: {error_text(exc)}"
             )
         except Exception:
             log.exception("%s: unexpected error", self.label)
@@ -260,7 +220,7 @@ class MailboxPoller:
                 else:
                     self._wait_for_poll(client)
         finally:
-            _close(client)
+            close_politely(client)
 
     def _fetch_new(
         self,
@@ -281,7 +241,7 @@ class MailboxPoller:
             size = 1 if uids[0] <= self._fetch_singly_through else FETCH_BATCH
             batch, uids = uids[:size], uids[size:]
             try:
-                bodies = _fetch_bodies(client, batch)
+                bodies = fetch_bodies(client, batch)
                 failure = None
             except IMAPClientError as exc:
                 if len(batch) > 1:
@@ -312,7 +272,7 @@ class MailboxPoller:
         """Log what a batch brought: counts at INFO, missing bodies as warnings and errors."""
         folder = self.config.folder
         for uid, attempts in intake.missing.items():
-            why = f"the server failed: {_text(failure)}" if failure else "no body"
+            why = f"the server failed: {error_text(failure)}" if failure else "no body"
             log.warning(
                 "%s: UID %d came without its body (%s; attempt %d of %d); unless it "
                 "was expunged meanwhile, it stays in %s and is fetched again next round",
@@ -415,21 +375,3 @@ class MailboxPoller:
         # a stop counts as a wake-up, so this wait ends on stop too
         self._worker.take_wake(max(self.config.poll_interval * 2, 30.0))
         client.noop()
-
-
-def _fetch_bodies(client: IMAPClient, batch: list[int]) -> dict[int, bytes]:
-    """The bodies the server sent for `batch`; a UID it left out (or sent NIL) is absent."""
-    fetched = client.fetch(batch, ["BODY.PEEK[]"])
-    wanted = set(batch)  # a FETCH reply may carry unsolicited updates of other UIDs
-    return {
-        uid: data[b"BODY[]"]
-        for uid, data in fetched.items()
-        if uid in wanted and isinstance(data.get(b"BODY[]"), bytes)
-    }
-
-
-def _text(exc: BaseException) -> str:
-    text = str(exc)
-    if isinstance(exc, IMAPClientError) and text.startswith("b'"):
-        text = text[2:-1]
-    return text or type(exc).__name__

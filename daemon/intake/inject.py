@@ -25,12 +25,12 @@ from functools import partial
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from tierdesk.daemon.pipeline import outcome_of
 from tierdesk.daemon.runtime import Runtime
 from tierdesk.parsers.headers import extract_message_id
 from tierdesk.rules.handling.outcome import deferred
 from tierdesk.storage import spool
 from tierdesk.storage.db import StorageError
+from tierdesk.storage.spool import outcome_of
 
 EX_OK = 0
 EX_DATAERR = 65

@@ -100,6 +100,8 @@ class Burst:
                 if now - failing_since > GIVE_UP_AFTER:
                     self.errors.append(f"client {n}: gave up on {message_id}: {exc}")
                     return
+                if smtp is not None:
+                    smtp.close()
                 smtp = None
                 target = (target + 1) % len(self.daemons)  # the next MX
                 time.sleep(0.1)

@@ -1,0 +1,119 @@
+"""`tierdesk db upgrade` beside running daemons: locked, and careful with older code.
+
+Two upgrades never run at once; an upgrade that older daemons cannot run
+beside refuses while one of them still beats; a daemon refuses a database
+newer than it can run on, and runs on one whose newer steps were additive.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from tierdesk.storage.db import open_database
+from tierdesk.storage.models import DaemonRow, MetaEntry
+from tierdesk.storage.schema import (
+    SCHEMA_VERSION,
+    SchemaError,
+    current_version,
+    upgrade,
+)
+
+from tests.support.daemon_process import TIERDESK, DaemonProcess
+from tests.support.schema_history import back_to
+
+
+def test_two_upgrades_started_together_apply_the_schema_once(tmp_path, db_url):
+    d = DaemonProcess(tmp_path, db_url)
+    d.write_config()
+    command = [TIERDESK, "db", "upgrade", "--config", str(d.config_path)]
+
+    runs = [subprocess.Popen(command, stdout=subprocess.PIPE) for _ in range(2)]
+    outputs = sorted(run.communicate(timeout=60)[0].decode().strip() for run in runs)
+
+    assert [run.returncode for run in runs] == [0, 0]
+    assert outputs == [
+        "schema is up to date",
+        f"schema upgraded to version {SCHEMA_VERSION}",
+    ]
+
+
+def _older_daemon_beating(db, beat_at: datetime) -> None:
+    """A daemon whose code knows schema 8 (its row as a version 9 daemon would write it)."""
+    db.create_tables([DaemonRow], safe=True)
+    DaemonRow.create(
+        id="old-host:4242:abcdef",
+        host="old-host",
+        pid=4242,
+        version="0.0.9",
+        schema_version=8,
+        started_at=beat_at - timedelta(hours=1),
+        beat_at=beat_at.replace(tzinfo=None),
+    )
+
+
+def test_an_upgrade_older_daemons_cannot_run_beside_refuses_while_one_beats(db_url):
+    db = open_database(db_url)
+    upgrade(db)
+    back_to(db, 8)
+    now = datetime.now(UTC)
+    _older_daemon_beating(db, now - timedelta(seconds=5))
+
+    with pytest.raises(SchemaError, match="old-host pid 4242 .*schema 8"):
+        upgrade(db, now)
+
+    assert current_version(db) == 8  # nothing of it was applied
+    db.close()
+
+
+def test_an_upgrade_goes_ahead_once_the_older_daemon_stopped_beating(db_url):
+    db = open_database(db_url)
+    upgrade(db)
+    back_to(db, 8)
+    now = datetime.now(UTC)
+    _older_daemon_beating(db, now - timedelta(minutes=10))
+
+    assert upgrade(db, now) == [9]
+    db.close()
+
+
+def _pretend_upgraded(db_url: str, version: int, compatible_with: int) -> None:
+    db = open_database(db_url)
+    upgrade(db)
+    for key, value in (
+        ("schema_version", version),
+        ("schema_compatible_with", compatible_with),
+    ):
+        MetaEntry.update(value=str(value)).where(MetaEntry.key == key).execute()
+    db.close()
+
+
+def test_a_daemon_refuses_a_database_newer_than_it_can_run_on(tmp_path, db_url):
+    _pretend_upgraded(db_url, SCHEMA_VERSION + 1, SCHEMA_VERSION + 1)
+    d = DaemonProcess(tmp_path, db_url)
+    d.write_config()
+
+    done = subprocess.run(
+        [TIERDESK, "run", "--config", str(d.config_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 78
+    assert (
+        f"schema is version {SCHEMA_VERSION + 1}, newer than this tierdesk knows"
+        in done.stderr
+    )
+
+
+def test_a_daemon_runs_on_a_newer_database_whose_steps_were_additive(tmp_path, db_url):
+    _pretend_upgraded(db_url, SCHEMA_VERSION + 1, SCHEMA_VERSION)
+    d = DaemonProcess(tmp_path, db_url).start()
+    try:
+        status = d.cli("status", "--json")
+        assert status.returncode == 0, status.stdout.decode()
+    finally:
+        assert d.stop() == 0
