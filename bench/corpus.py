@@ -117,15 +117,17 @@ def message(
     reply: bool,
     when: datetime,
     to: str = SUPPORT_TO,
+    opening: str = "Any news on this?",
 ) -> bytes:
-    """One raw mail of `thread` (a reply quotes, and names the thread's latest Message-IDs)."""
+    """One raw mail of `thread` (a reply opens with `opening`, quotes, and names the
+    thread's latest Message-IDs)."""
     template = BODY_RU if thread.russian else BODY_EN
     body = template.format(
         topic_lc=thread.subject.lower(), n=rng.randint(2, 40), name=thread.name
     )
     if reply:
         quoted = "\n".join("> " + line for line in body.splitlines())
-        body = f"Any news on this?\n\nOn {when:%a, %d %b %Y} support wrote:\n{quoted}\n"
+        body = f"{opening}\n\nOn {when:%a, %d %b %Y} support wrote:\n{quoted}\n"
     headers = [
         f"From: {Header(thread.name, 'utf-8').encode()} <{thread.sender}>",
         f"To: {to}",

@@ -47,11 +47,13 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tierdesk.storage.clock import system_clock
 from tierdesk.storage.db import open_database
 from tierdesk.storage.sql import Sql
 
@@ -97,7 +99,13 @@ def child_generate(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def child_ingest(args: argparse.Namespace) -> dict[str, Any]:
-    """Ingest the corpus of args.seed into the history at args.url; the round's figures."""
+    """Ingest the corpus of args.seed into the history at args.url; the round's figures.
+
+    The pipeline's clock runs args.day days ahead: each round comes two days
+    after the one before, so that what one round's customers did in the last
+    hour or day (rate limits, repeated texts) does not count in the next,
+    where the same customers write again at a small size but not at a large one.
+    """
     shape = Shape(**json.loads(args.shape))
     corpus, kinds = history_corpus(shape, args.messages, args.seed)
     warmed = warm(args.url) if args.cache == "warm" else 0.0
@@ -106,13 +114,22 @@ def child_ingest(args: argparse.Namespace) -> dict[str, Any]:
     if trace:
         trace.install()
     work = Path(tempfile.mkdtemp(prefix="tierdesk-history-", dir=args.dir))
+    later = timedelta(days=args.day)
+    cpu = _cpu_seconds()
     try:
         chunk = 100 if args.intake == "batch" else 1
         figures: dict[str, Any] = end_to_end(
-            corpus, work, args, chunk, storage_url=args.url
+            corpus,
+            work,
+            args,
+            chunk,
+            storage_url=args.url,
+            clock=lambda: system_clock() + later,
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    # this process and its parse workers; PostgreSQL's own work is not in it
+    figures["cpu_ms_per_msg"] = (_cpu_seconds() - cpu) * 1000 / len(corpus)
     if trace:
         trace.remove()
         figures["queries"] = trace.summary()
@@ -142,6 +159,13 @@ def _outcomes(url: str, after_spool_id: int) -> dict[str, int]:
     )
     db.close()
     return dict(rows)
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its children that have ended (parse workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _peak_rss_mb() -> float:
@@ -182,11 +206,13 @@ def run_child(args: argparse.Namespace, *extra: str) -> dict[str, Any]:
 
 
 def ingest_round(
-    args: argparse.Namespace, run: Run, seed: int, traced: bool = False
+    args: argparse.Namespace, run: Run, number: int, traced: bool = False
 ) -> dict[str, Any]:
-    """One round on one database, once the machine is quiet."""
+    """Round `number` on one database, once the machine is quiet."""
     busy = wait_for_quiet(args.quiet_wait)
+    seed = args.seed + number
     extra = ["--child", "ingest", "--url", run.url, "--seed", str(seed)]
+    extra += ["--day", str(2 * number)]
     extra += ["--shape", json.dumps(run.generated["shape"])]
     if traced:
         extra.append("--trace")
@@ -215,6 +241,7 @@ def table_row(run: Run) -> str:
         f" {statistics.median(r['p50_ms'] for r in rounds):6.0f}"
         f" {max(r['p99_ms'] for r in rounds):6.0f}"
         f" {max(r['peak_rss_mb'] for r in rounds):6.0f}"
+        f" {statistics.median(r['cpu_ms_per_msg'] for r in rounds):6.2f}"
         f" {max(r['busy'] for r in rounds):5.0%}  {outcomes}"
     )
 
@@ -223,7 +250,7 @@ def report(args: argparse.Namespace, runs: list[Run], began: float) -> None:
     """The figures table, the ratios, and with --explain the statements and plans."""
     print(
         "\n# db         tickets  gen_s anlz_s   db_mb gen_rss"
-        "  msgs/s   best  (each round)  p50_ms p99_ms rss_mb  busy  outcomes of round 1"
+        "  msgs/s   best  (each round)  p50_ms p99_ms rss_mb cpu_ms  busy  outcomes of round 1"
     )
     for run in runs:
         print(table_row(run))
@@ -236,10 +263,15 @@ def report(args: argparse.Namespace, runs: list[Run], began: float) -> None:
         by_size = {r.size: r for r in runs if r.kind == kind}
         small, large = by_size[sizes[0]], by_size[sizes[-1]]
         ratio = large.rate() / small.rate()
+        cpu = [
+            statistics.median(r["cpu_ms_per_msg"] for r in run.rounds)
+            for run in (small, large)
+        ]
         print(
             f"# {kind}: msgs/s at {sizes[-1]} / at {sizes[0]} = {ratio:.2f} (median),"
             f" {large.rate('best') / small.rate('best'):.2f} (best):"
-            f" {'within' if ratio >= 0.8 else 'NOT within'} 20 %"
+            f" {'within' if ratio >= 0.8 else 'NOT within'} 20 %;"
+            f" client CPU per message x{cpu[1] / cpu[0]:.2f}"
         )
     if not args.explain:
         return
@@ -283,10 +315,10 @@ def main() -> int:
                 )
         for number in range(args.rounds):
             for run in runs:
-                run.rounds.append(ingest_round(args, run, args.seed + number))
+                run.rounds.append(ingest_round(args, run, number))
         if args.explain:
             for run in runs:
-                run.traced = ingest_round(args, run, args.seed + args.rounds, True)
+                run.traced = ingest_round(args, run, args.rounds, True)
         report(args, runs, began)
     return 0
 
@@ -344,6 +376,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--shape", help=argparse.SUPPRESS)
     parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--plans", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--day", type=int, default=0, help=argparse.SUPPRESS)
     return parser.parse_args()
 
 

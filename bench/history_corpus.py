@@ -39,6 +39,46 @@ KINDS = {
 }
 
 
+# what a stored customer's reply says besides "Any news on this?": at a small size
+# the same customers write again and again, and the same text three times a day
+# would make them robots (parsers/quotes.py text_fingerprint) where at a large
+# size they are not
+WORDS = [
+    "still",
+    "broken",
+    "since",
+    "yesterday",
+    "again",
+    "please",
+    "check",
+    "urgent",
+    "waiting",
+    "team",
+    "manager",
+    "asked",
+    "invoice",
+    "printer",
+    "portal",
+    "access",
+    "login",
+    "error",
+    "screen",
+    "server",
+    "backup",
+    "network",
+    "office",
+    "floor",
+    "contract",
+    "renewal",
+    "password",
+    "reset",
+    "cable",
+    "monitor",
+    "laptop",
+    "phone",
+]
+
+
 def history_corpus(shape: Shape, count: int, seed: int) -> tuple[list[bytes], Counter]:
     """`count` messages that refer to the history of `shape`, and how many of each kind.
 
@@ -84,10 +124,13 @@ def history_corpus(shape: Shape, count: int, seed: int) -> tuple[list[bytes], Co
                 subject = f"Re: [{TAG} #{i}] {shape.subject(i)}"
             elif kind == "signed":
                 to = sign(SUPPORT, key, i, "customer", issued=ticket_day(shape, i))
+        opening = "Any news on this?"
+        if kind in ("token", "headers", "signed"):  # never the same words twice
+            opening += " " + " ".join(rng.choice(WORDS) for _ in range(4))
         domain = thread.sender.split("@")[1]
         message_id = f"h{seed}.{n}.{rng.getrandbits(40):x}@{domain}"
         when = start + timedelta(seconds=n)
-        out.append(message(rng, thread, subject, message_id, reply, when, to))
+        out.append(message(rng, thread, subject, message_id, reply, when, to, opening))
         thread.message_ids.append(message_id)
         counts[kind] += 1
     return out, counts

@@ -42,6 +42,7 @@ from tierdesk.daemon.config import (
 from tierdesk.daemon.runtime import open_runtime
 from tierdesk.parsers.parse import parse_mail
 from tierdesk.storage import spool
+from tierdesk.storage.clock import Clock, system_clock
 from tierdesk.storage.models import Ticket
 
 from bench.corpus import generate
@@ -79,13 +80,15 @@ def end_to_end(
     args: argparse.Namespace,
     intake_chunk: int,
     storage_url: str | None = None,
+    clock: Clock = system_clock,
 ) -> dict[str, float]:
     """Run intake and pipeline concurrently, as the daemon does; returns the figures.
 
     The intake thread spools `intake_chunk` messages per durable commit: 1 is
     what the SMTP listener does (one commit per message before its 250), 100
     what `tierdesk inject` and an IMAP fetch do. The database is a fresh
-    SQLite file under `work` unless `storage_url` names another.
+    SQLite file under `work` unless `storage_url` names another; the
+    pipeline reads the time from `clock`.
     """
     config = Config(
         data_dir=work / "data",
@@ -97,7 +100,7 @@ def end_to_end(
         pipeline=PipelineConfig(parse_workers=args.parse_workers),
         rules=args.rules.resolve() if args.rules else None,
     )
-    runtime = open_runtime(config)
+    runtime = open_runtime(config, clock=clock)
     runtime.pipeline.parser.start()  # the daemon starts its parse workers at start-up too
     wake = threading.Event()
     spooled_at: dict[int, float] = {}

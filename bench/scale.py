@@ -4,8 +4,9 @@
     python bench/scale.py -n 4000 --daemons 1,2,4,8 --pg postgresql://postgres@127.0.0.1/test
 
 Each run starts fresh: a new database (a SQLite file, or a private PostgreSQL
-schema), K `tierdesk run` processes on it, and K SMTP clients, one per
-daemon, sending the same corpus as bench/ingest.py (40 % new requests, 60 %
+schema), K `tierdesk run` processes on it, and `--sessions` SMTP clients
+(default 8, as a busy MX keeps several sessions open) spread over the
+daemons, each with one session at a time, sending the same corpus as bench/ingest.py (40 % new requests, 60 %
 replies) with its own From as the envelope sender. The clock runs from the
 first message sent until every message is processed and every
 acknowledgement written to the daemons' Maildirs. It prints messages/s,
@@ -97,11 +98,14 @@ def settled(sql: Sql, total: int) -> bool:
     return row is not None and row[0] >= total and row[1] == 0
 
 
-def one_run(storage_url: str, daemons: int, messages: list[bytes], work: Path) -> dict:
+def one_run(
+    storage_url: str, daemons: int, sessions: int, messages: list[bytes], work: Path
+) -> dict:
     """K daemons on one database, the corpus over SMTP, measured to the last ack."""
-    lists: list[list[tuple[str, str, bytes]]] = [[] for _ in range(daemons)]
+    clients = max(sessions, daemons)  # client n sends to daemon n % K
+    lists: list[list[tuple[str, str, bytes]]] = [[] for _ in range(clients)]
     for i, raw in enumerate(messages):
-        lists[i % daemons].append((f"m{i}", envelope_sender(raw), raw))
+        lists[i % clients].append((f"m{i}", envelope_sender(raw), raw))
     extra = "log_level: warning\n"
     procs = start_daemons(work, storage_url, daemons, extra, 0, {})  # 0: Maildir
     db = open_database(storage_url)
@@ -143,6 +147,7 @@ def one_run(storage_url: str, daemons: int, messages: list[bytes], work: Path) -
     return {
         "storage": "postgresql" if storage_url.startswith("postgres") else "sqlite",
         "daemons": daemons,
+        "smtp_sessions": clients,
         "messages": len(messages),
         "errors": burst.errors,
         "msg_per_s": round(len(messages) / elapsed, 1),
@@ -175,6 +180,12 @@ def main() -> int:
     parser.add_argument(
         "--dir", default="/var/tmp", help="where SQLite files and logs go"
     )
+    parser.add_argument(
+        "--sessions",
+        type=int,
+        default=8,
+        help="concurrent SMTP sessions, spread over the daemons",
+    )
     args = parser.parse_args()
     messages = generate(args.n)
     results = []
@@ -189,7 +200,7 @@ def main() -> int:
             url = stack.enter_context(postgres_schema(args.pg, prefix="scale"))
             runs.append((url, k, work))
         for url, k, work in runs:
-            result = one_run(url, k, messages, work)
+            result = one_run(url, k, args.sessions, messages, work)
             results.append(result)
             print(json.dumps(result), flush=True)
     print(f"\n{os.cpu_count()} cores; N={args.n} per run")

@@ -77,6 +77,10 @@ log = logging.getLogger("tierdesk.pipeline")
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, IntegrityError)
 BATCH = 50
 COMMIT_GROUP = 16
+# On PostgreSQL a group holds its conversations' locks until it commits, and
+# other daemons may wait on them; there a commit costs less (concurrent
+# commits share one WAL flush), so groups are smaller.
+COMMIT_GROUP_POSTGRES = 4
 LOAD_BYTES = 32 * 1024 * 1024  # raw mail loaded at once; more waits for the next round
 HOUR = timedelta(hours=1)
 
@@ -118,7 +122,8 @@ class Pipeline:
     def _parse_and_handle(
         self, rows: list[spool.SpoolRow], live: Snapshot
     ) -> dict[int, Outcome | None]:
-        """Parse the loaded messages, then the other stages, in groups of COMMIT_GROUP."""
+        """Parse the loaded messages, then the other stages, in commit groups."""
+        group_size = COMMIT_GROUP if self.sql.sqlite else COMMIT_GROUP_POSTGRES
         outcomes: dict[int, Outcome | None] = {}
         group: list[Inbound] = []
 
@@ -137,7 +142,7 @@ class Pipeline:
                 outcomes[row.id] = self._set_aside(row.id, "", str(mail))
                 continue
             group.append(self._classify(row, mail, live))
-            if len(group) >= COMMIT_GROUP:
+            if len(group) >= group_size:
                 outcomes.update(self._handle_group(group, live))
                 group.clear()
         outcomes.update(self._handle_group(group, live))

@@ -3,9 +3,13 @@
 Two messages of one new conversation (the request and a quick follow-up
 that refers to it), or the same message delivered twice, can reach two
 daemons at once; each would find no ticket yet and open one. A transaction
-that handles a message first locks its conversation's keys (its own
-Message-ID, the ones it refers to, its sender), so the second waits until the
-first has committed and then finds its ticket. Sender keys also make the
+that handles a message first locks its conversation's keys (the root of
+its thread, and its sender), so the second waits until the first has
+committed and then finds its ticket. The root is the first Message-ID of
+References (RFC 5322 keeps it there), else In-Reply-To, else the message's
+own: a request, its follow-ups and any copy of either share it. Locking
+the root alone, not every Message-ID named, keeps unrelated messages
+from waiting on each other (a reply names a whole thread). Sender keys also make the
 per-sender counts (new tickets an hour) exact across daemons. Locks are taken
 sorted, all at the start of the transaction, so two transactions cannot
 deadlock on them. SQLite needs none of this: it has one writer.
@@ -20,18 +24,15 @@ from tierdesk.rules.guard import address_key
 from tierdesk.rules.handling.facts import Inbound
 from tierdesk.storage.sql import Sql
 
-MAX_REFERENCES_LOCKED = 50
-
 
 def conversation_keys(msg: Inbound) -> set[str]:
-    """The keys a message's transaction locks: its Message-IDs and its sender."""
+    """The keys a message's transaction locks: its thread's root and its sender."""
     mail = msg.mail
-    ids = [
+    root = next(
+        (i for i in (*mail.references[:1], *mail.in_reply_to[:1]) if i),
         mail.message_id,
-        *mail.in_reply_to,
-        *mail.references[-MAX_REFERENCES_LOCKED:],
-    ]
-    keys = {f"message-id:{i}" for i in ids if i}
+    )
+    keys = {f"thread:{root}"}
     if msg.sender:
         keys.add(f"sender:{address_key(msg.sender)}")
     return keys

@@ -50,7 +50,8 @@ def start_daemons(
 
 @dataclass
 class Burst:
-    """Messages sent over SMTP to several daemons at once, one client thread per daemon.
+    """Messages sent over SMTP to several daemons at once, one client thread per list
+    (list n starts at daemon n, modulo the number of daemons).
 
     When a client's daemon refuses, defers or dies, it sends that message
     (and the rest of its list) to the next daemon a moment later, as an MTA
@@ -58,7 +59,7 @@ class Burst:
     """
 
     daemons: list[DaemonProcess]
-    lists: list[list[tuple[str, str, bytes]]]  # per daemon: (Message-ID, sender, raw)
+    lists: list[list[tuple[str, str, bytes]]]  # per client: (Message-ID, sender, raw)
     accepted: set[str] = field(default_factory=set)
     sent: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -69,7 +70,7 @@ class Burst:
         """Send everything; returns when every list is through."""
         threads = [
             threading.Thread(target=self._client, args=(n, on_progress))
-            for n in range(len(self.daemons))
+            for n in range(len(self.lists))
         ]
         for t in threads:
             t.start()
@@ -78,7 +79,7 @@ class Burst:
 
     def _client(self, n: int, on_progress: Callable[[int], None]) -> None:
         queue = list(self.lists[n])
-        target = n
+        target = n % len(self.daemons)
         smtp: smtplib.SMTP | None = None
         failing_since: float | None = None
         while queue:
