@@ -156,13 +156,7 @@ def test_daemon_refuses_an_unknown_schema_and_says_what_to_run(tmp_path, db_url)
     MetaEntry.update(value="1").where(MetaEntry.key == "schema_version").execute()
     db.close()
 
-    done = subprocess.run(
-        [TIERDESK, "run", "--config", str(d.config_path)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    done = d.run_to_exit()
 
     assert done.returncode == 78
     assert "run `tierdesk db upgrade`" in done.stderr

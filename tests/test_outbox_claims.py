@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import collections
 import email
-import multiprocessing
-import time
-from concurrent.futures import ProcessPoolExecutor
 
 from tierdesk.storage import spool
 from tierdesk.storage.models import OutboxItem
 
 from tests.conftest import fixture_bytes
+from tests.support.at_once import at_once
 from tests.support.envelope import plain_envelope
 from tests.support.sender_process import deliver_everything_due
 
@@ -34,20 +32,9 @@ def test_three_senders_at_once_hand_each_acknowledgement_over_once(
         runtime.pipeline.process(_spool(runtime, raw))
     assert OutboxItem.select().where(OutboxItem.state == "pending").count() == MAILS
 
-    start_at = time.time() + 3.0
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(SENDERS, mp_context=context) as pool:
-        futures = [
-            pool.submit(
-                deliver_everything_due,
-                str(tmp_path),
-                db_url,
-                relay_sink.port,
-                start_at,
-            )
-            for _ in range(SENDERS)
-        ]
-        handed = [f.result(timeout=120) for f in futures]
+    handed = at_once(
+        SENDERS, deliver_everything_due, str(tmp_path), db_url, relay_sink.port
+    )
 
     assert sum(handed) == MAILS
     relayed = collections.Counter(

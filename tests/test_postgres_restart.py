@@ -11,12 +11,11 @@ import threading
 import time
 
 import pytest
-from peewee import DatabaseError
-from tierdesk.storage.db import open_database, reset_connection
+from tierdesk.storage.db import open_database
 from tierdesk.storage.sql import Sql
 
 from tests.conftest import PG_URL
-from tests.support.cluster import Burst, cluster_yaml, start_daemons
+from tests.support.cluster import Burst, cluster_yaml, settled, start_daemons
 from tests.support.daemon_process import wait_until
 from tests.support.dovecot import make_dovecot  # noqa: F401 - fixture
 from tests.support.private_postgres import PrivatePostgres, postgres_bin
@@ -89,7 +88,7 @@ def test_postgresql_restarting_mid_burst_costs_451s_and_loses_nothing(
                 message="the mailbox emptied after the outage",
             )
             wait_until(
-                lambda: _settled(sql), timeout=120, interval=0.5, message="all done"
+                lambda: settled(sql), timeout=120, interval=0.5, message="all done"
             )
             stored = dict(
                 sql.all(
@@ -114,13 +113,3 @@ def test_postgresql_restarting_mid_burst_costs_451s_and_loses_nothing(
     finally:
         for d in daemons:
             d.stop()
-
-
-def _settled(sql: Sql) -> bool:
-    try:
-        waiting = sql.scalar("SELECT COUNT(*) FROM spool WHERE state = 'new'")
-        pending = sql.scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
-    except DatabaseError:  # the test's own connection, cut by the restart
-        reset_connection(sql.db)
-        return False
-    return waiting == 0 and pending == 0

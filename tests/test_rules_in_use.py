@@ -176,15 +176,7 @@ def test_daemon_refuses_to_start_on_invalid_rules_and_says_why(tmp_path, db_url)
     rules = tmp_path / "rules.yaml"
     rules.write_text("rules:\n  - name: x\n    then: {teir: 2}\n")
     d = DaemonProcess(tmp_path, db_url, extra_yaml=f"rules: {rules}\n")
-    d.write_config()
-
-    done = subprocess.run(
-        [TIERDESK, "run", "--config", str(d.config_path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = d.run_to_exit()
 
     assert done.returncode == 78
     assert f"{rules}:3: unknown key 'teir' (did you mean 'tier'?)" in done.stderr

@@ -20,7 +20,7 @@ from tierdesk.storage.db import open_database
 from tierdesk.storage.sql import Sql
 
 from tests.conftest import PG_URL, fixture_bytes
-from tests.support.cluster import Burst, cluster_yaml, start_daemons
+from tests.support.cluster import Burst, cluster_yaml, settled, start_daemons
 from tests.support.daemon_process import wait_until
 from tests.support.dovecot import make_dovecot  # noqa: F401 - fixture
 from tests.support.pg_schema import postgres_schema
@@ -123,15 +123,17 @@ def test_three_daemons_a_burst_and_a_killed_one_lose_and_repeat_nothing(
                 killed.set()
                 watcher.proc.send_signal(signal.SIGKILL)
                 watcher.proc.wait(10)
-                # before the others notice (two missed beats) and take them over
-                in_flight.update(
-                    row[0]
-                    for row in Sql(db).all(
-                        "SELECT message_id FROM outbox WHERE claimed_by = ?"
-                        " AND state = 'pending'",
-                        dead_id,
+                # before the others notice (two missed beats) and take them over;
+                # this client thread's connection goes back to the pool after
+                with db.connection_context():
+                    in_flight.update(
+                        row[0]
+                        for row in Sql(db).all(
+                            "SELECT message_id FROM outbox WHERE claimed_by = ?"
+                            " AND state = 'pending'",
+                            dead_id,
+                        )
                     )
-                )
 
         def imap_customers() -> None:
             for i in range(BY_IMAP):
@@ -154,7 +156,7 @@ def test_three_daemons_a_burst_and_a_killed_one_lose_and_repeat_nothing(
             message="the mailbox taken over and emptied",
         )
         wait_until(
-            lambda: _settled(sql), timeout=180, interval=0.5, message="everything done"
+            lambda: settled(sql), timeout=180, interval=0.5, message="everything done"
         )
         new_owner = _daemon_holding(sql, alive, "imap:helpdesk")
         assert new_owner in alive
@@ -196,12 +198,6 @@ def test_three_daemons_a_burst_and_a_killed_one_lose_and_repeat_nothing(
         db.close()
         for d in daemons:
             d.stop()
-
-
-def _settled(sql: Sql) -> bool:
-    waiting = sql.scalar("SELECT COUNT(*) FROM spool WHERE state = 'new'")
-    pending = sql.scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
-    return waiting == 0 and pending == 0
 
 
 def _id_of(sql: Sql, daemon) -> str:

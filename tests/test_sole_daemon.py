@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
-from tests.support.daemon_process import TIERDESK, DaemonProcess
+from tests.support.daemon_process import DaemonProcess
 
 EX_CONFIG = 78
 
@@ -20,14 +19,7 @@ def test_a_second_daemon_on_the_same_sqlite_file_refuses_to_start(tmp_path, sqli
     first = DaemonProcess(tmp_path, sqlite_url).start()
     try:
         second = second_daemon_on(first, tmp_path / "second")
-        second.write_config()
-        done = subprocess.run(
-            [TIERDESK, "run", "--config", str(second.config_path)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        done = second.run_to_exit()
 
         assert done.returncode == EX_CONFIG
         assert "another tierdesk daemon (pid" in done.stderr

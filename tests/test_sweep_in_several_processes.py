@@ -8,14 +8,12 @@ with its mails once.
 from __future__ import annotations
 
 import collections
-import multiprocessing
-import time
-from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
 
 from tierdesk.storage.models import Event, OutboxItem, Ticket
 
 from tests.conftest import fixture_bytes
+from tests.support.at_once import at_once
 from tests.support.sweep_process import sweep_at
 from tests.test_sla import BERLIN, desk  # noqa: F401 - the fixture
 
@@ -50,21 +48,14 @@ def test_four_sweeps_at_once_escalate_warn_and_close_each_ticket_once(
     to_warn = [new_ticket(desk, f"w{i}") for i in range(EACH)]
     when = datetime(2026, 1, 19, 12, 30, tzinfo=BERLIN)
 
-    start_at = time.time() + 3.0  # all of them open first, then sweep together
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(SWEEPERS, mp_context=context) as pool:
-        futures = [
-            pool.submit(
-                sweep_at,
-                str(tmp_path),
-                db_url,
-                str(tmp_path / "rules.yaml"),
-                when.isoformat(),
-                start_at,
-            )
-            for _ in range(SWEEPERS)
-        ]
-        reports = [f.result(timeout=120) for f in futures]
+    reports = at_once(
+        SWEEPERS,
+        sweep_at,
+        str(tmp_path),
+        db_url,
+        str(tmp_path / "rules.yaml"),
+        when.isoformat(),
+    )
 
     for what, tickets in (
         ("escalated", to_escalate),

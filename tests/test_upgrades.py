@@ -92,15 +92,7 @@ def _pretend_upgraded(db_url: str, version: int, compatible_with: int) -> None:
 def test_a_daemon_refuses_a_database_newer_than_it_can_run_on(tmp_path, db_url):
     _pretend_upgraded(db_url, SCHEMA_VERSION + 1, SCHEMA_VERSION + 1)
     d = DaemonProcess(tmp_path, db_url)
-    d.write_config()
-
-    done = subprocess.run(
-        [TIERDESK, "run", "--config", str(d.config_path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = d.run_to_exit()
 
     assert done.returncode == 78
     assert (

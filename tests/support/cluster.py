@@ -10,6 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from peewee import DatabaseError
+from tierdesk.storage.db import reset_connection
+from tierdesk.storage.sql import Sql
+
 from tests.support.daemon_process import DaemonProcess
 
 GIVE_UP_AFTER = 60.0  # seconds of failures in a row, as an MTA's patience in short
@@ -117,3 +121,14 @@ class Burst:
         if smtp is not None:
             with contextlib.suppress(OSError, smtplib.SMTPException):
                 smtp.quit()
+
+
+def settled(sql: Sql) -> bool:
+    """Nothing waits in the spool or the outbox (a connection the test lost is let go)."""
+    try:
+        waiting = sql.scalar("SELECT COUNT(*) FROM spool WHERE state = 'new'")
+        pending = sql.scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
+    except DatabaseError:
+        reset_connection(sql.db)
+        return False
+    return waiting == 0 and pending == 0

@@ -73,6 +73,18 @@ class DaemonProcess:
             self.wait_listening()
         return self
 
+    def run_to_exit(self, timeout: float = 60.0) -> subprocess.CompletedProcess:
+        """Write the config and run `tierdesk run` in the foreground, for a daemon that
+        should refuse to start: its exit status and stderr."""
+        self.write_config()
+        return subprocess.run(
+            [TIERDESK, "run", "--config", str(self.config_path)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
     def wait_listening(self, timeout: float = 30.0) -> None:
         """Block until the SMTP/LMTP port accepts connections."""
         deadline = time.monotonic() + timeout
