@@ -1,23 +1,17 @@
-"""Writing a history into a fresh tierdesk database, and getting a database ready to time.
+"""Writing a history (bench/history_sql.py) into a fresh tierdesk database.
 
 `generate` creates the schema (storage.schema.upgrade), writes the rows of
 bench/history_sql.py in one transaction with the tables' indexes dropped
-meanwhile and built again afterwards, sets the ticket counter past the
-numbers written, and analyzes. It talks to the database through the plain
-driver (sqlite3, psycopg), not through peewee.
-
-`warm` reads a database into the page cache before a timed round, and
-`wait_for_quiet` waits until the machine is idle: what else runs (and what
-the page cache dropped meanwhile) would otherwise decide the figures.
+meanwhile and built again afterwards, sets the ticket counter (and on
+PostgreSQL the sequences) past what was written, and analyzes. It talks to
+the database through the plain driver (sqlite3, psycopg), not through peewee.
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,22 +25,29 @@ from bench.history_shape import SIGNING_SECRET, SPAN, Shape
 from bench.history_sql import Dialect, HistorySql
 
 SQLITE = "sqlite:///"
-WARM_CHUNK = 8 * 2**20
 
 
-def generate(url: str, shape: Shape, analyze: bool = True) -> dict[str, Any]:
-    """Create the schema at `url`, write the history, analyze; returns timings and sizes."""
+def generate(
+    url: str, shape: Shape, analyze: bool = True, extra_sql: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Create the schema at `url`, write the history, run `extra_sql` (an index to
+    try, say), analyze; returns timings and sizes."""
     db = open_database(url)
     upgrade(db)
     db.close()
     postgres = not url.startswith(SQLITE)
-    with _connect(url) as conn:
+    with connect(url) as conn:
         run = _runner(conn, postgres)
-        return _write(conn, run, shape, Dialect(postgres), analyze)
+        return _write(conn, run, shape, Dialect(postgres), analyze, extra_sql)
 
 
 def _write(
-    conn: Any, run: Callable[..., Any], shape: Shape, dialect: Dialect, analyze: bool
+    conn: Any,
+    run: Callable[..., Any],
+    shape: Shape,
+    dialect: Dialect,
+    analyze: bool,
+    extra_sql: Sequence[str],
 ) -> dict[str, Any]:
     postgres = dialect.postgres
     steps: dict[str, float] = {}
@@ -75,6 +76,8 @@ def _write(
     for _, definition in indexes:
         run(definition)
     steps["indexes"] = time.perf_counter() - began
+    for statement in extra_sql:
+        run(statement)
     run("UPDATE counter SET value = ? WHERE name = 'ticket'", shape.tickets)
     now = datetime.fromtimestamp(shape.now - SPAN, UTC).replace(tzinfo=None)
     run(
@@ -102,8 +105,8 @@ def _write(
 
 
 @contextmanager
-def _connect(url: str) -> Iterator[Any]:
-    """A plain driver connection for bulk writing (no peewee, no per-statement conversion)."""
+def connect(url: str) -> Iterator[Any]:
+    """A plain driver connection (sqlite3, psycopg) to `url`; SQLite set up for bulk writing."""
     if url.startswith(SQLITE):
         with closing(sqlite3.connect(url[len(SQLITE) :], isolation_level=None)) as conn:
             conn.execute("PRAGMA journal_mode = delete")
@@ -240,68 +243,3 @@ def _size_mb(run: Callable[..., Any], postgres: bool) -> float:
 def sqlite_url(directory: Path) -> str:
     """The storage URL of the history database in `directory`."""
     return f"{SQLITE}{directory / 'history.db'}"
-
-
-def warm(url: str) -> float:
-    """Read the whole database into the page cache; seconds it took.
-
-    SQLite: the database file and its WAL. PostgreSQL: every table, index
-    and TOAST table of the schema, with pg_prewarm (made in that schema if the
-    database has none yet, so it goes with the schema); 0 and a note on
-    stderr when the extension is not available.
-    """
-    began = time.perf_counter()
-    if url.startswith(SQLITE):
-        path = url[len(SQLITE) :]
-        for name in (path, f"{path}-wal"):
-            if os.path.exists(name):
-                with open(name, "rb", buffering=0) as f:
-                    while f.read(WARM_CHUNK):
-                        pass
-        return time.perf_counter() - began
-    with _connect(url) as conn:
-        conn.autocommit = True
-        try:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
-        except Exception as exc:  # noqa: BLE001 - timing unwarmed is still worth doing
-            print(f"# not warmed: {exc}", file=sys.stderr)
-            return 0.0
-        schema = conn.execute(
-            "SELECT extnamespace::regnamespace::text FROM pg_extension"
-            " WHERE extname = 'pg_prewarm'"
-        ).fetchone()[0]
-        conn.execute(
-            f"SELECT {schema}.pg_prewarm(c.oid, 'read') FROM pg_class c"
-            " WHERE c.relkind IN ('r', 'i', 't') AND (c.relnamespace ="
-            " current_schema()::regnamespace OR c.oid IN (SELECT reltoastrelid FROM"
-            " pg_class WHERE relnamespace = current_schema()::regnamespace))"
-        )
-    return time.perf_counter() - began
-
-
-def busy_fraction(interval: float = 1.0) -> float:
-    """How busy all CPUs were over `interval` seconds (0..1; 0 where /proc/stat is missing)."""
-
-    def sample() -> tuple[int, int]:
-        fields = [
-            int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-        ]
-        return sum(fields), fields[3] + fields[4]  # total, idle + iowait
-
-    try:
-        total0, idle0 = sample()
-        time.sleep(interval)
-        total1, idle1 = sample()
-    except OSError:
-        return 0.0
-    return 1 - (idle1 - idle0) / max(1, total1 - total0)
-
-
-def wait_for_quiet(limit: float, most: float = 0.15) -> float:
-    """Wait (up to `limit` seconds) until the machine is at most `most` busy; how busy it was."""
-    deadline = time.monotonic() + limit
-    busy = busy_fraction()
-    while busy > most and time.monotonic() < deadline:
-        time.sleep(4)
-        busy = busy_fraction()
-    return busy

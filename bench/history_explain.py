@@ -2,9 +2,9 @@
 
 A `Trace` records every statement that goes through `storage.sql.Sql` (the
 hand-written SQL of the per-message path) with its exact text, the storage
-function that ran it, how often and how long, and the parameters of its first
-run. `explain` then asks the database how it runs each of them with those
-parameters: EXPLAIN ANALYZE on PostgreSQL (inside a transaction that is rolled
+function that ran it, how often and how long, and the parameters of its slowest
+run. `explain` then asks the database how it runs each of them with the
+parameters of its slowest run: EXPLAIN ANALYZE on PostgreSQL (inside a transaction that is rolled
 back), EXPLAIN QUERY PLAN on SQLite.
 """
 
@@ -41,7 +41,8 @@ class Statement:
     callers: set[str] = field(default_factory=set)
     calls: int = 0
     seconds: float = 0.0
-    params: tuple[Any, ...] = ()
+    params: tuple[Any, ...] = ()  # of its slowest run
+    slowest: float = 0.0
 
     @property
     def mean_us(self) -> float:
@@ -72,9 +73,11 @@ class Trace:
             elapsed = time.perf_counter() - began
             entry = statements.get(text)
             if entry is None:
-                entry = statements[text] = Statement(text, params=params)
+                entry = statements[text] = Statement(text)
             entry.calls += 1
             entry.seconds += elapsed
+            if elapsed >= entry.slowest:
+                entry.slowest, entry.params = elapsed, params
             entry.callers.add(_caller())
             return cursor
 
@@ -132,9 +135,9 @@ def explain(url: str, trace: Trace) -> str:
     for statement in chosen:
         hot = "hot look-up" if statement.callers & set(HOT) else "also per message"
         out.append(
-            f"-- {statement.label} ({hot}; {statement.calls} runs,"
-            f" mean {statement.mean_us:.0f} us in the traced round)\n"
-            f"{statement.text}\n-- parameters: {_shown(statement.params)}"
+            f"-- {statement.label} ({hot}; {statement.calls} runs in the traced round,"
+            f" mean {statement.mean_us:.0f} us, slowest {statement.slowest * 1e6:.0f} us)\n"
+            f"{statement.text}\n-- parameters of the slowest run: {_shown(statement.params)}"
         )
         try:
             out.append(_plan(sql, statement, sqlite))
