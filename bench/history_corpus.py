@@ -43,40 +43,7 @@ KINDS = {
 # the same customers write again and again, and the same text three times a day
 # would make them robots (parsers/quotes.py text_fingerprint) where at a large
 # size they are not
-WORDS = [
-    "still",
-    "broken",
-    "since",
-    "yesterday",
-    "again",
-    "please",
-    "check",
-    "urgent",
-    "waiting",
-    "team",
-    "manager",
-    "asked",
-    "invoice",
-    "printer",
-    "portal",
-    "access",
-    "login",
-    "error",
-    "screen",
-    "server",
-    "backup",
-    "network",
-    "office",
-    "floor",
-    "contract",
-    "renewal",
-    "password",
-    "reset",
-    "cable",
-    "monitor",
-    "laptop",
-    "phone",
-]
+WORDS = sorted({word.lower() for topic in TOPICS_EN for word in topic.split()})
 
 
 def history_corpus(shape: Shape, count: int, seed: int) -> tuple[list[bytes], Counter]:

@@ -109,14 +109,16 @@ class Trace:
 
 
 def _caller() -> str:
-    """`module.function` of the storage (or daemon) code that ran the statement."""
+    """`module.function < module.function` of the code that ran the statement, and its caller."""
     frame = sys._getframe(2)
     while frame is not None and frame.f_code.co_filename.endswith("storage/sql.py"):
         frame = frame.f_back
-    if frame is None:
-        return "?"
-    module = frame.f_code.co_filename.rsplit("/", 1)[-1].removesuffix(".py")
-    return f"{module}.{frame.f_code.co_name}"
+    names = []
+    while frame is not None and len(names) < 2:
+        module = frame.f_code.co_filename.rsplit("/", 1)[-1].removesuffix(".py")
+        names.append(f"{module}.{frame.f_code.co_name}")
+        frame = frame.f_back
+    return " < ".join(names) or "?"
 
 
 def explain(url: str, trace: Trace) -> str:
@@ -130,10 +132,10 @@ def explain(url: str, trace: Trace) -> str:
         if s.text.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE"))
         and "WHERE" in s.text.upper()
     ]
-    chosen.sort(key=lambda s: (not (s.callers & set(HOT)), -s.seconds))
+    chosen.sort(key=lambda s: (not _is_hot(s), -s.seconds))
     out = []
     for statement in chosen:
-        hot = "hot look-up" if statement.callers & set(HOT) else "also per message"
+        hot = "hot look-up" if _is_hot(statement) else "also per message"
         out.append(
             f"-- {statement.label} ({hot}; {statement.calls} runs in the traced round,"
             f" mean {statement.mean_us:.0f} us, slowest {statement.slowest * 1e6:.0f} us)\n"
@@ -146,6 +148,10 @@ def explain(url: str, trace: Trace) -> str:
         out.append("")
     db.close()
     return "\n".join(out)
+
+
+def _is_hot(statement: Statement) -> bool:
+    return any(caller.split(" < ")[0] in HOT for caller in statement.callers)
 
 
 def _plan(sql: Sql, statement: Statement, sqlite: bool) -> str:
@@ -186,7 +192,7 @@ def query_table(per_size: dict[int, dict[str, dict[str, Any]]], top: int = 25) -
         means = [per_size[n].get(text, {}).get("mean_us", 0.0) for n in sizes]
         ratio = means[-1] / means[0] if means[0] else float("inf")
         row = "".join(f"{m:10.0f}" for m in means)
-        label = largest[text]["label"]
+        label = largest[text]["label"].split(" < ")[0]
         short = " ".join(text.split())
         short = short if len(short) <= 90 else short[:87] + "..."
         lines.append(
