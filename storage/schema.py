@@ -143,9 +143,8 @@ def ensure_schema(db: Database, create_if_empty: bool = True) -> int:
     that this daemon can run beside has already been applied.
     """
     version = current_version(db)
-    if version is None and not _tables(db) and create_if_empty:
-        upgrade(db)
-        return SCHEMA_VERSION
+    if version is None and create_if_empty:
+        version = _create_if_empty(db)
     if version is None:
         raise SchemaError(
             "the database has no tierdesk schema: run `tierdesk db upgrade`"
@@ -158,6 +157,22 @@ def ensure_schema(db: Database, create_if_empty: bool = True) -> int:
     if version > SCHEMA_VERSION and compatible_with(db) > SCHEMA_VERSION:
         raise SchemaError(_too_new(version))
     return version
+
+
+def _create_if_empty(db: Database) -> int | None:
+    """Create today's schema in an empty database; returns the version found or made.
+
+    Looks again under the upgrade lock: several daemons started together on a
+    new database find it empty at once, and the first one creates it while the
+    others wait; a database holding tables of something else is left alone.
+    """
+    with db.atomic():
+        _lock_upgrades(db)
+        version = current_version(db)
+        if version is None and not _tables(db):
+            upgrade(db)
+            return SCHEMA_VERSION
+        return version
 
 
 def _too_new(version: int) -> str:

@@ -8,6 +8,7 @@ newer than it can run on, and runs on one whose newer steps were additive.
 from __future__ import annotations
 
 import subprocess
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -109,3 +110,32 @@ def test_a_daemon_runs_on_a_newer_database_whose_steps_were_additive(tmp_path, d
         assert status.returncode == 0, status.stdout.decode()
     finally:
         assert d.stop() == 0
+
+
+def test_a_daemon_that_finds_no_schema_while_another_creates_it_runs_on_it(
+    db_url, monkeypatch
+):
+    """Three daemons started together on a new database: the ones that looked while
+    the first was creating the schema wait for it instead of exiting 78."""
+    from tierdesk.storage import schema
+
+    db = open_database(db_url)
+    real_current_version = schema.current_version
+    looks: list[int | None] = []
+
+    def another_daemon_finishes_in_between(database):
+        version = real_current_version(database)
+        if threading.current_thread() is not threading.main_thread():
+            return version  # the other daemon's own looks
+        looks.append(version)
+        if len(looks) == 1:  # commit the other daemon's schema right after our look
+            other = threading.Thread(target=upgrade, args=(db,))
+            other.start()
+            other.join()
+        return version
+
+    monkeypatch.setattr(schema, "current_version", another_daemon_finishes_in_between)
+
+    assert schema.ensure_schema(db) == SCHEMA_VERSION
+    assert looks == [None, SCHEMA_VERSION]
+    db.close()

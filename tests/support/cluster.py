@@ -45,10 +45,16 @@ def start_daemons(
                 home, storage_url, extra_yaml=extra_yaml, relay_port=relay_port
             )
         )
-    for d in daemons:
-        d.start(wait=False, env=env)
-    for d in daemons:
-        d.wait_listening(60)
+    try:
+        for d in daemons:
+            d.start(wait=False, env=env)
+        for d in daemons:
+            d.wait_listening(60)
+    except BaseException:
+        for d in daemons:  # none left running behind a failed start
+            if d.proc is not None and d.proc.poll() is None:
+                d.stop()
+        raise
     return daemons
 
 
