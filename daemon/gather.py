@@ -114,7 +114,9 @@ def _customer_facts(
     if match.ticket is not None or match.duplicate or not msg.sender:
         return Facts(match=match, participants=participants)
     # it may open a ticket, or ask for the list of the sender's tickets
-    opened, latest = recent_tickets_of(sql, msg.sender, now - HOUR)
+    opened, latest = recent_tickets_of(
+        sql, msg.sender, now - HOUR, settings.limits.new_tickets_per_hour
+    )
     asks = is_a_status_request(msg, match, settings)
     return Facts(
         match=match,

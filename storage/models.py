@@ -70,7 +70,8 @@ class Ticket(BaseModel):
     queue = CharField(max_length=64, default="default")
     priority = CharField(max_length=16, default="normal")
     language = CharField(max_length=8, default="en")
-    requester = ForeignKeyField(Contact, backref="tickets", index=True)
+    # indexed by Meta.indexes (requester, created_at), which serves look-ups by requester too
+    requester = ForeignKeyField(Contact, backref="tickets", index=False)
     assignee = CharField(max_length=64, null=True)
     created_at = DateTimeField(default=column_default)
     updated_at = DateTimeField(default=column_default)
@@ -87,6 +88,10 @@ class Ticket(BaseModel):
     resolution_left = FloatField(null=True)
     escalations = IntegerField(default=0)
     merged_into = BigIntegerField(null=True)
+
+    class Meta:
+        # the hourly count of a sender's new tickets, without reading all of theirs
+        indexes = ((("requester", "created_at"), False),)
 
 
 class SpoolItem(BaseModel):
@@ -189,7 +194,7 @@ class OutboxItem(BaseModel):
     bounced_at = DateTimeField(null=True)  # a bounce came back for it
     mail_from = TextField()
     rcpt_tos = TextField()
-    rcpt_key = CharField(max_length=320, index=True)
+    rcpt_key = CharField(max_length=320)  # indexed with limit_class, created_at
     message_id = TextField()
     raw = BlobField()
     state = CharField(max_length=16, default="pending")
@@ -260,7 +265,10 @@ class SigningKeyRow(BaseModel):
 class Participant(BaseModel):
     """Someone who belongs on a ticket: its requester, customers copied, agents, a vendor."""
 
-    ticket = ForeignKeyField(Ticket, backref="participants", on_delete="CASCADE")
+    # indexed by Meta.indexes (ticket, address), which serves look-ups by ticket too
+    ticket = ForeignKeyField(
+        Ticket, backref="participants", on_delete="CASCADE", index=False
+    )
     address = CharField(max_length=320)  # as limits count it (address_key)
     role = CharField(max_length=16)  # requester, cc, agent, vendor
     created_at = DateTimeField(default=column_default)

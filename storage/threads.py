@@ -150,9 +150,10 @@ def last_customer_text(sql: Sql, ticket_id: int) -> str:
 
 
 def recent_tickets_of(
-    sql: Sql, address: str, since: datetime
+    sql: Sql, address: str, since: datetime, latest_from: int = 0
 ) -> tuple[int, TicketFacts | None]:
-    """How many tickets an address (any +tag of it) opened since `since`, and its latest ticket."""
+    """How many tickets an address (any +tag of it) opened since `since`, and its latest
+    ticket once that count reaches `latest_from` (the rate limit needs no more before)."""
     key = address_column(address_key(address))
     count = sql.scalar(
         "SELECT COUNT(*) FROM ticket t JOIN contact c ON c.id = t.requester_id"
@@ -160,6 +161,8 @@ def recent_tickets_of(
         key,
         since,
     )
+    if int(count or 0) < latest_from:
+        return int(count or 0), None
     row = sql.one(
         f"SELECT {TICKET_COLUMNS} WHERE c.email_key = ? AND t.merged_into IS NULL"
         " ORDER BY t.id DESC LIMIT 1",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from peewee import SqliteDatabase
 from tierdesk.storage.db import open_database
 from tierdesk.storage.models import Contact, MetaEntry
 from tierdesk.storage.schema import (
@@ -214,4 +215,36 @@ def test_version_8_database_numbers_its_next_ticket_after_its_last(db_url):
 
     assert next_ticket_number(Sql(db)) == 42
     assert current_version(db) == SCHEMA_VERSION
+    db.close()
+
+
+def _indexes(db) -> dict[str, list[tuple[str, tuple[str, ...], bool]]]:
+    tables = (
+        db.get_tables(schema=db.execute_sql("SELECT current_schema()").fetchone()[0])
+        if not isinstance(db, SqliteDatabase)
+        else db.get_tables()
+    )
+    return {
+        table: sorted(
+            (i.name, tuple(i.columns), i.unique) for i in db.get_indexes(table)
+        )
+        for table in tables
+    }
+
+
+def test_version_8_database_ends_with_the_indexes_of_a_new_one(db_url):
+    db = open_database(db_url)
+    upgrade(db)
+    new = _indexes(db)
+    back_to(db, 8)
+    assert _indexes(db) != new
+
+    upgrade(db)
+
+    assert _indexes(db) == new
+    assert (
+        "ticket_requester_id_created_at",
+        ("requester_id", "created_at"),
+        False,
+    ) in (new["ticket"])
     db.close()

@@ -43,6 +43,10 @@ def _undo_version_9(db: Database) -> None:
     if not is_sqlite(db):
         db.execute_sql("DROP SEQUENCE ticket_number_seq")
     MetaEntry.delete().where(MetaEntry.key == "schema_compatible_with").execute()
+    db.execute_sql("DROP INDEX ticket_requester_id_created_at")
+    db.execute_sql("CREATE INDEX ticket_requester_id ON ticket (requester_id)")
+    db.execute_sql("CREATE INDEX participant_ticket_id ON participant (ticket_id)")
+    db.execute_sql("CREATE INDEX outbox_rcpt_key ON outbox (rcpt_key)")
 
 
 UNDO = {
