@@ -43,9 +43,25 @@ def emit(args: argparse.Namespace, data: Any, text: Callable[[Any], str]) -> Non
         print(text(data))
 
 
+def emit_list(
+    args: argparse.Namespace,
+    listed: tuple[list[dict[str, Any]], int | None],
+    text: Callable[[Any], str],
+) -> None:
+    """Print a list; when --limit cut it, say so on stderr (the JSON stays a plain list)."""
+    rows, total = listed
+    emit(args, rows, text)
+    if total is not None:
+        print(
+            f"tierdesk: the newest {len(rows)} of {total} shown; "
+            "--limit N shows more, --limit 0 all",
+            file=sys.stderr,
+        )
+
+
 def tickets_list(args: argparse.Namespace, runtime: Runtime) -> int:
     """`tierdesk tickets list`."""
-    emit(args, ticket_rows(args.status, args.limit), format_ticket_list)
+    emit_list(args, ticket_rows(args.status, args.limit), format_ticket_list)
     return 0
 
 
@@ -114,7 +130,11 @@ def tickets_update(args: argparse.Namespace, runtime: Runtime) -> int:
 def outbox_list(args: argparse.Namespace, runtime: Runtime) -> int:
     """`tierdesk outbox list`."""
     columns = ["id", "ticket", "kind", "state", "attempts", "to", "last_error"]
-    emit(args, outbox_rows(args.state), lambda rows: format_rows(rows, columns))
+    emit_list(
+        args,
+        outbox_rows(args.state, args.limit),
+        lambda rows: format_rows(rows, columns),
+    )
     return 0
 
 
@@ -131,7 +151,7 @@ def spool_list(args: argparse.Namespace, runtime: Runtime) -> int:
         "message_id",
         "why",
     ]
-    emit(
+    emit_list(
         args,
         spool_rows(args.state, args.limit),
         lambda rows: format_rows(rows, columns),

@@ -11,9 +11,11 @@ from typing import Any
 
 from peewee import DatabaseError
 from tierdesk.daemon import admin, contacts_admin, retention, trust_admin
+from tierdesk.daemon.supervisor_report import add_report_command
 from tierdesk.daemon.config import Config
 from tierdesk.daemon.config_load import load_config
 from tierdesk.daemon.intake.inject import EX_TEMPFAIL, inject, inputs
+from tierdesk.daemon.reports import DEFAULT_LIMIT
 from tierdesk.daemon.runtime import Runtime, configure_logging, open_runtime
 from tierdesk.daemon.sole_daemon import AnotherDaemon, claim_database
 from tierdesk.rules.yamlsource import SourceError
@@ -156,7 +158,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p = tickets.add_parser("list", parents=[common], help="list tickets, newest first")
     p.add_argument("--status", help="only tickets with this status")
-    p.add_argument("--limit", type=int, default=None)
+    _add_limit(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=admin.tickets_list)
     p = tickets.add_parser(
@@ -186,12 +188,14 @@ def _parser() -> argparse.ArgumentParser:
     trust_admin.add_participants_command(tickets, common)
     trust_admin.add_commands(sub, common)
     contacts_admin.add_contacts_command(sub, common)
+    add_report_command(sub, common)
 
     box = sub.add_parser("outbox", help="outgoing mail").add_subparsers(
         title="outbox commands"
     )
     p = box.add_parser("list", parents=[common], help="outgoing mail, newest first")
     p.add_argument("--state", choices=["pending", "sent", "failed"])
+    _add_limit(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=admin.outbox_list)
 
@@ -200,7 +204,7 @@ def _parser() -> argparse.ArgumentParser:
     ).add_subparsers(title="spool commands")
     p = sp.add_parser("list", parents=[common], help="received messages, newest first")
     p.add_argument("--state", choices=["new", "done", "quarantined", "dropped"])
-    p.add_argument("--limit", type=int, default=100)
+    _add_limit(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=admin.spool_list)
     retention.add_spool_commands(sp, common)
@@ -217,6 +221,16 @@ def _parser() -> argparse.ArgumentParser:
     p = db.add_parser("upgrade", parents=[common], help="create or migrate the schema")
     p.set_defaults(handler=_db_upgrade, needs_storage=False)
     return parser
+
+
+def _add_limit(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=DEFAULT_LIMIT,
+        help=f"show the newest N (default {DEFAULT_LIMIT}; 0 shows all); "
+        "a cut list says so on stderr",
+    )
 
 
 def _open(

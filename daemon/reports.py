@@ -15,21 +15,33 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") + "Z" if value else None
 
 
+# what the list commands show unless given --limit (0: everything)
+DEFAULT_LIMIT = 100
+
+
+def how_many(query: Any, shown: int, limit: int | None) -> int | None:
+    """How many rows the whole list has, when `limit` cut it (None when all are shown)."""
+    if not limit or shown < limit:
+        return None
+    return query.order_by().limit(None).count()
+
+
 def ticket_rows(
-    status: str | None = None, limit: int | None = None
-) -> list[dict[str, Any]]:
-    """Tickets, newest first, with their message counts."""
-    counts = dict(
-        Message.select(Message.ticket, fn.COUNT(Message.id))
-        .group_by(Message.ticket)
-        .tuples()
-    )
+    status: str | None = None, limit: int | None = DEFAULT_LIMIT
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Tickets, newest first, with their message counts; and the total when cut."""
     query = Ticket.select().order_by(Ticket.number.desc())
     if status:
         query = query.where(Ticket.status == status)
-    if limit:
-        query = query.limit(limit)
-    return [_ticket_dict(t, counts.get(t.id, 0)) for t in query]
+    tickets = list(query.limit(limit or None))
+    counts = dict(
+        Message.select(Message.ticket, fn.COUNT(Message.id))
+        .where(Message.ticket.in_([t.id for t in tickets]))
+        .group_by(Message.ticket)
+        .tuples()
+    )
+    rows = [_ticket_dict(t, counts.get(t.id, 0)) for t in tickets]
+    return rows, how_many(query, len(rows), limit)
 
 
 def _ticket_dict(ticket: Ticket, message_count: int) -> dict[str, Any]:
@@ -107,9 +119,11 @@ def ticket_detail(number: int) -> dict[str, Any] | None:
     return detail
 
 
-def outbox_rows(state: str | None = None) -> list[dict[str, Any]]:
-    """Outbox rows, newest first."""
-    return [
+def outbox_rows(
+    state: str | None = None, limit: int | None = DEFAULT_LIMIT
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Outbox rows, newest first; and the total when cut."""
+    rows = [
         {
             "id": item.id,
             "ticket": item.ticket.number if item.ticket_id else None,
@@ -123,13 +137,16 @@ def outbox_rows(state: str | None = None) -> list[dict[str, Any]]:
             "created_at": _iso(item.created_at),
             "sent_at": _iso(item.sent_at),
         }
-        for item in outbox.list_items(state)
+        for item in outbox.list_items(state, limit)
     ]
+    return rows, how_many(outbox.listing(state), len(rows), limit)
 
 
-def spool_rows(state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """Spool rows (without the raw bytes), newest first."""
-    return [
+def spool_rows(
+    state: str | None = None, limit: int | None = DEFAULT_LIMIT
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Spool rows (without the raw bytes), newest first; and the total when cut."""
+    rows = [
         {
             "id": item.id,
             "received_at": _iso(item.received_at),
@@ -148,6 +165,7 @@ def spool_rows(state: str | None = None, limit: int = 100) -> list[dict[str, Any
         }
         for item in spool.list_items(state, limit)
     ]
+    return rows, how_many(spool.listing(state), len(rows), limit)
 
 
 def format_ticket_list(rows: list[dict[str, Any]]) -> str:

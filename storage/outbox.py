@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from peewee import ModelSelect
 from tierdesk.parsers.idn import readable_address
 from tierdesk.rules.guard import address_key
 from tierdesk.storage.claims import Claimant, skip_locked
@@ -225,12 +226,13 @@ def mark_retry(
     )
 
 
-def list_items(state: str | None = None, limit: int | None = None) -> list[OutboxItem]:
-    """Outbox rows without their bytes, newest first."""
+def listing(state: str | None = None) -> ModelSelect:
+    """Outbox rows without their bytes, newest first (a query to cut or count)."""
     fields = [f for f in OutboxItem._meta.sorted_fields if f.name != "raw"]
     query = OutboxItem.select(*fields).order_by(OutboxItem.id.desc())
-    if limit:
-        query = query.limit(limit)
-    if state:
-        query = query.where(OutboxItem.state == state)
-    return list(query)
+    return query.where(OutboxItem.state == state) if state else query
+
+
+def list_items(state: str | None = None, limit: int | None = None) -> list[OutboxItem]:
+    """The newest `limit` outbox rows without their bytes (None or 0: all)."""
+    return list(listing(state).limit(limit or None))

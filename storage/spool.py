@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from peewee import DatabaseError
+from peewee import DatabaseError, ModelSelect
 from tierdesk.rules.handling.outcome import Outcome, outcome
 from tierdesk.storage.claims import Claimant, skip_locked
 from tierdesk.storage.clock import as_aware_utc
@@ -307,13 +307,16 @@ def describe(sql: Sql, spool_id: int) -> SpoolDetail | None:
     )
 
 
-def list_items(state: str | None = None, limit: int = 100) -> list[SpoolItem]:
-    """Spool rows without their raw bytes, newest first."""
+def listing(state: str | None = None) -> ModelSelect:
+    """Spool rows without their raw bytes, newest first (a query to cut or count)."""
     fields = [f for f in SpoolItem._meta.sorted_fields if f.name != "raw"]
-    query = SpoolItem.select(*fields).order_by(SpoolItem.id.desc()).limit(limit)
-    if state:
-        query = query.where(SpoolItem.state == state)
-    return list(query)
+    query = SpoolItem.select(*fields).order_by(SpoolItem.id.desc())
+    return query.where(SpoolItem.state == state) if state else query
+
+
+def list_items(state: str | None = None, limit: int | None = 100) -> list[SpoolItem]:
+    """The newest `limit` spool rows without their raw bytes (None or 0: all)."""
+    return list(listing(state).limit(limit or None))
 
 
 def outcome_of(sql: Sql, spool_id: int) -> Outcome | None:

@@ -329,3 +329,36 @@ def test_inject_stops_at_an_unreadable_file_and_still_takes_the_ones_before(
 
     assert code == 66  # EX_NOINPUT: the MTA or the admin sees the rest was not taken
     assert [r["outcome"] for r in json_lines(out)] == ["new_ticket"]
+
+
+def test_lists_say_on_stderr_when_the_limit_cut_them(capsys, config_file):
+    requests = ("new_request.eml", "second_request_new_name.eml", "russian_koi8r.eml")
+    senders = (
+        "alice@customer.example",
+        "alice@customer.example",
+        "ivan@customer.example",
+    )
+    for name, sender in zip(requests, senders, strict=True):
+        path = str(FIXTURES / "flow" / name)
+        main(["inject", "-c", str(config_file), "--sender", sender, path])
+    capsys.readouterr()
+
+    for command in (["tickets", "list"], ["spool", "list"], ["outbox", "list"]):
+        assert main([*command, "--limit", "2", "--json", "-c", str(config_file)]) == 0
+        cut = capsys.readouterr()
+        assert len(json.loads(cut.out)) == 2, command
+        assert "the newest 2 of 3 shown; --limit N shows more, --limit 0 all" in (
+            cut.err
+        ), command
+
+        assert main([*command, "--limit", "0", "--json", "-c", str(config_file)]) == 0
+        whole = capsys.readouterr()
+        assert len(json.loads(whole.out)) == 3, command
+        assert whole.err == "", command
+
+
+def test_lists_show_a_hundred_unless_told_and_the_help_says_so(capsys):
+    with pytest.raises(SystemExit):
+        main(["spool", "list", "--help"])
+
+    assert "default 100; 0 shows all" in capsys.readouterr().out

@@ -34,7 +34,7 @@ def desk(tmp_path, db_url):
 
 def why_last() -> str:
     """What `tierdesk spool list` says about the newest spool item."""
-    return spool_rows(limit=1)[0]["why"]
+    return spool_rows(limit=1)[0][0]["why"]
 
 
 def test_list_mail_never_opens_a_ticket_and_spool_list_says_why(desk):
@@ -45,7 +45,7 @@ def test_list_mail_never_opens_a_ticket_and_spool_list_says_why(desk):
     assert outcome.kind == "ignored" and outcome.ticket is None
     assert Ticket.select().count() == 0
     assert "list: List-Id present" in why_last()
-    kept = spool.load(desk.runtime.sql, spool_rows(limit=1)[0]["id"])
+    kept = spool.load(desk.runtime.sql, spool_rows(limit=1)[0][0]["id"])
     assert kept is not None and kept.raw == fixture_bytes("mailing_list_post.eml")
 
 
