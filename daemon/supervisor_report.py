@@ -171,7 +171,8 @@ def format_table(rep: Report) -> str:
     cells += [[str(value(f)) for _, value in COLUMNS] for f in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(COLUMNS))]
     title = (
-        f"tickets opened {rep.since:%Y-%m-%d %H:%M} – {rep.until:%Y-%m-%d %H:%M} UTC"
+        f"tickets opened {rep.since.astimezone(UTC):%Y-%m-%d %H:%M} –"
+        f" {rep.until.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
         " as they stand now (times in business hours of each ticket's SLA)"
     )
     lines = [title]
