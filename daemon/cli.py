@@ -42,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SourceError as exc:
         print(f"tierdesk: invalid configuration:\n{exc}", file=sys.stderr)
         return EX_CONFIG
-    configure_logging(config.log_level)
+    configure_logging(config.log_level, config.log_format)
     if not getattr(args, "needs_storage", True):
         return args.handler(args, config)
     runtime = _open(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from tierdesk.daemon.config_metrics import MetricsConfig
 from tierdesk.daemon.config_transport import (
     ImapMailboxConfig,
     OutgoingConfig,
@@ -335,6 +336,7 @@ class Config:
     imap: list[ImapMailboxConfig] = field(default_factory=list)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     rules: Path | None = field(
         **described(
             "routing rules file (see rules/example-rules.yaml); default: built-in tier 1 routing"
@@ -347,6 +349,13 @@ class Config:
     )
     log_level: Literal["debug", "info", "warning", "error"] = field(
         **described("log level"), default="info"
+    )
+    log_format: Literal["text", "json"] = field(
+        **described(
+            "log lines as text, or one JSON object each (with spool_id, ticket and"
+            " message_id on the lines about a message)"
+        ),
+        default="text",
     )
     source: str = field(
         default="(embedded default)",

@@ -27,6 +27,7 @@ from peewee import (
     OperationalError,
 )
 from tierdesk.daemon.gather import gather
+from tierdesk.daemon.logging_setup import about_message, message_fields
 from tierdesk.daemon.outgoing.enqueue import queue_mails
 from tierdesk.daemon.parsing import ParseFailure, ParseRunner
 from tierdesk.daemon.snapshot import Live, Snapshot
@@ -95,6 +96,8 @@ class Pipeline:
     parser: ParseRunner
     clock: Clock = field(default=system_clock)
     claimant: Claimant = field(default_factory=Claimant)
+    # told of each batch's outcomes once they are committed (the daemon's metrics)
+    observer: Callable[[Sequence[int], Sequence[Outcome | None]], None] | None = None
 
     def process(self, spool_id: int) -> Outcome | None:
         """Run one spool item through every stage; None when it was not pending."""
@@ -117,7 +120,10 @@ class Pipeline:
                 outcomes.update(self._parse_and_handle(rows, live))
                 rows, loaded = [], 0
         outcomes.update(self._parse_and_handle(rows, live))
-        return [outcomes.get(spool_id) for spool_id in spool_ids]
+        results = [outcomes.get(spool_id) for spool_id in spool_ids]
+        if self.observer is not None:
+            self.observer(spool_ids, results)
+        return results
 
     def _parse_and_handle(
         self, rows: list[spool.SpoolRow], live: Snapshot
@@ -289,27 +295,29 @@ class Pipeline:
         if not spool.lock_pending(self.sql, msg.spool_id):
             return None
         message_id = msg.mail.message_id
-        try:
-            with self.db.atomic():
-                result = self._handle(msg, live)
-        except (
-            AlreadyStored
-        ):  # stored meanwhile by another daemon: the savepoint undid all
-            ticket = ticket_of_message(self.sql, message_id)
-            result = outcome(
-                OutcomeKind.DUPLICATE,
-                message_id,
-                ALREADY_STORED,
-                ticket.number if ticket else None,
-                ticket.id if ticket else None,
-            )
-        except TRANSIENT_ERRORS:
-            raise
-        except Exception as exc:
-            log.exception("spool item %s quarantined", msg.spool_id)
-            result = quarantined(
-                message_id, f"pipeline error: {type(exc).__name__}: {exc}"
-            )
+        # every line logged meanwhile, from any module, names the message
+        with about_message(msg.spool_id, message_id):
+            try:
+                with self.db.atomic():
+                    result = self._handle(msg, live)
+            except (
+                AlreadyStored
+            ):  # stored meanwhile by another daemon: the savepoint undid all
+                ticket = ticket_of_message(self.sql, message_id)
+                result = outcome(
+                    OutcomeKind.DUPLICATE,
+                    message_id,
+                    ALREADY_STORED,
+                    ticket.number if ticket else None,
+                    ticket.id if ticket else None,
+                )
+            except TRANSIENT_ERRORS:
+                raise
+            except Exception as exc:
+                log.exception("spool item %s quarantined", msg.spool_id)
+                result = quarantined(
+                    message_id, f"pipeline error: {type(exc).__name__}: {exc}"
+                )
         if result.kind is OutcomeKind.QUARANTINED:
             return self._set_aside(msg.spool_id, message_id, result.reason)
         spool.mark_done(
@@ -325,7 +333,8 @@ class Pipeline:
 
     def _set_aside(self, spool_id: int, message_id: str, reason: str) -> Outcome:
         """Quarantine a spool item with the reason; it is kept and can be retried."""
-        log.error("spool item %s quarantined: %s", spool_id, reason)
+        about = message_fields(spool_id, message_id)
+        log.error("spool item %s quarantined: %s", spool_id, reason, extra=about)
         spool.quarantine(self.sql, spool_id, reason, message_id, self.clock())
         return quarantined(message_id, reason)
 
@@ -340,7 +349,10 @@ class Pipeline:
                 return self._set_aside(msg.spool_id, message_id, reason)
         except DatabaseError:
             reset_connection(self.db)
-        log.warning("spool item %s will be retried: %s", msg.spool_id, reason)
+        about = message_fields(msg.spool_id, message_id)
+        log.warning(
+            "spool item %s will be retried: %s", msg.spool_id, reason, extra=about
+        )
         return None
 
     def run_pending(
@@ -380,4 +392,5 @@ def _log_outcome(msg: Inbound, result: Outcome | None) -> None:
         result.ticket,
         msg.mail.message_id,
         reason,
+        extra=message_fields(msg.spool_id, msg.mail.message_id, result.ticket),
     )

@@ -12,6 +12,7 @@ from datetime import timedelta
 from peewee import Database
 from tierdesk.daemon.config import Config
 from tierdesk.daemon.config_load import read_secrets
+from tierdesk.daemon.logging_setup import install_handler
 from tierdesk.daemon.outgoing.sender import Sender
 from tierdesk.daemon.parsing import ParseRunner
 from tierdesk.daemon.pipeline import Pipeline
@@ -110,12 +111,9 @@ def load_configured_rules(config: Config) -> RuleSet:
     return load_rules(config.rules, tuple(config.support.languages))
 
 
-def configure_logging(level: str) -> None:
-    """Log lines to stderr (journald adds the timestamps under systemd)."""
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+def configure_logging(level: str, log_format: str = "text") -> None:
+    """Log lines to stderr, as text or JSON (journald adds the timestamps under systemd)."""
+    install_handler(level, log_format)
     # the scheduler narrates every job it adds; mail-parser warns about every
     # part type it skips and every header it cannot decode (we keep those as defects)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)

@@ -34,6 +34,7 @@ from tierdesk.daemon.intake.smtp import (
 from tierdesk.daemon.intake.spool_writer import SpoolWriter
 from tierdesk.daemon.membership import Membership
 from tierdesk.daemon.memory import return_big_allocations
+from tierdesk.daemon.metrics_daemon import DaemonMetrics
 from tierdesk.daemon.runtime import Runtime, load_configured_rules
 from tierdesk.daemon.sla_sweep import SlaSweeper
 from tierdesk.daemon.snapshot import build_snapshot, replace_keys
@@ -46,7 +47,7 @@ from tierdesk.storage.keys import key_fingerprint
 log = logging.getLogger("tierdesk")
 
 DRAIN_SECONDS = 20.0
-RESTART_ONLY = ("storage", "smtp", "data_dir", "pipeline", "cluster")
+RESTART_ONLY = ("storage", "smtp", "data_dir", "pipeline", "cluster", "metrics")
 
 
 class Daemon:
@@ -76,6 +77,7 @@ class Daemon:
         self.unix_server: asyncio.AbstractServer | None = None
         self.tls_context = _tls_context(runtime.config.smtp)
         self.pollers: dict[str, MailboxPoller] = {}
+        self.metrics = DaemonMetrics(runtime, lambda: list(self.pollers.values()))
         self.membership = Membership(
             runtime.sql,
             runtime.claimant,
@@ -106,6 +108,7 @@ class Daemon:
         """Open the listener, start workers, pollers and the scheduler."""
         return_big_allocations()  # a big message's copies leave with it
         config = self.runtime.config
+        self.metrics.start()  # first: a taken port stops the start before anything runs
         await asyncio.to_thread(self.membership.start)
         self.spool_writer.start()
         if config.smtp.enabled:
@@ -207,6 +210,7 @@ class Daemon:
             log.error(
                 "reload refused, the running configuration and rules stay:\n%s", exc
             )
+            self.metrics.counts.reloaded(applied=False)
             self._watched = self._file_times()
             return
         for section in RESTART_ONLY:
@@ -221,6 +225,7 @@ class Daemon:
             pipeline=current.pipeline,
             cluster=current.cluster,
             data_dir=current.data_dir,
+            metrics=current.metrics,
         )
         runtime = self.runtime
         runtime.live.swap(
@@ -236,6 +241,7 @@ class Daemon:
             rules.source,
             len(rules.rules),
         )
+        self.metrics.counts.reloaded(applied=True)
 
     def _file_times(self) -> dict[str, float]:
         """Modification times of the config and rules files, to notice edits."""
@@ -271,11 +277,13 @@ class Daemon:
         """The scheduler's SLA job (in a worker thread, whose connection goes back after)."""
         runtime = self.runtime
         with runtime.db.connection_context():
-            SlaSweeper(runtime.sql, runtime.snapshot).sweep(runtime.clock())
+            report = SlaSweeper(runtime.sql, runtime.snapshot).sweep(runtime.clock())
+        self.metrics.counts.sla_swept(report)
         self.sender.wake()
 
     async def stop(self) -> None:
         """Drain and stop everything, in the order that loses nothing."""
+        await asyncio.to_thread(self.metrics.stop)  # a draining daemon is not healthy
         for server in (self.server, self.unix_server):
             if server is not None:
                 server.close()

@@ -37,6 +37,8 @@ class SweepReport:
     breached: list[int] = field(default_factory=list)
     warned: list[int] = field(default_factory=list)
     closed: list[int] = field(default_factory=list)
+    # ("warning" | "escalation" | "breach", the ticket's tier then), for the metrics
+    by_tier: list[tuple[str, int]] = field(default_factory=list)
 
 
 class SlaSweeper:
@@ -101,6 +103,7 @@ class SlaSweeper:
                 now=now,
             )
             report.breached.append(ticket.number)
+            report.by_tier.append(("breach", ticket.tier))
             return
         new_tier = ticket.tier + 1
         change_field(
@@ -125,6 +128,7 @@ class SlaSweeper:
             from_tier=ticket.tier,
         )
         report.escalated.append(ticket.number)
+        report.by_tier.append(("escalation", ticket.tier))
 
     def _warn(self, ticket: TicketFacts, now: datetime, report: SweepReport) -> None:
         queries.mark_warned(self.sql, ticket.id, now)
@@ -147,6 +151,7 @@ class SlaSweeper:
             now=now,
         )
         report.warned.append(ticket.number)
+        report.by_tier.append(("warning", ticket.tier))
 
     def _close(self, ticket: TicketFacts, now: datetime, report: SweepReport) -> None:
         change_status(

@@ -74,6 +74,8 @@ class MailboxPoller:
         self.lease = f"imap:{config.name}"
         self.state = "starting"
         self.rounds = 0
+        # Unix time of the last round that fetched (or found nothing) without error
+        self.last_success: float | None = None
         # a FETCH failed for a whole batch: up to this UID, fetch one at a time
         self._fetch_singly_through = 0
         self._worker = Worker(
@@ -215,6 +217,7 @@ class MailboxPoller:
             while self._still_watching():
                 last_uid = self._fetch_new(client, capabilities, uidvalidity, last_uid)
                 self.rounds += 1
+                self.last_success = time.time()
                 if mode == "IDLE":
                     self._idle(client)
                 else:

@@ -17,6 +17,7 @@ import logging
 import os
 import smtplib
 import ssl
+from collections.abc import Callable
 from contextlib import AbstractContextManager, suppress
 from dataclasses import replace
 from datetime import timedelta
@@ -220,6 +221,8 @@ class Sender:
         self.clock = clock
         self.live = live
         self.claimant = Claimant() if claimant is None else claimant
+        # told of each failed delivery, and whether it was given up (the metrics)
+        self.on_failure: Callable[[bool], None] | None = None
         self._relay_down = False
 
     def deliver_due(self, config: OutgoingConfig, limit: int = 100) -> int:
@@ -252,8 +255,9 @@ class Sender:
         self, item: OutboxRow, exc: DeliveryError, config: OutgoingConfig
     ) -> None:
         attempts = item.attempts + 1
+        given_up = exc.permanent or attempts >= config.max_attempts
         with self.sql.db.atomic():
-            if exc.permanent or attempts >= config.max_attempts:
+            if given_up:
                 outbox.mark_failed(self.sql, item.id, str(exc))
                 log.error(
                     "outbox %s to %s failed for good: %s", item.id, item.rcpt_tos, exc
@@ -268,6 +272,8 @@ class Sender:
                     timedelta(seconds=delay),
                     self.clock(),
                 )
+        if self.on_failure is not None:
+            self.on_failure(given_up)
         if not exc.permanent:
             self._relay_state(down=True, detail=str(exc))
 
