@@ -18,7 +18,11 @@ def metrics_yaml(port: int) -> str:
 def scrape(port: int) -> Samples:
     """GET /metrics, parsed: sample name → sorted label pairs → value."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
-        text = r.read().decode()
+        return parse(r.read().decode())
+
+
+def parse(text: str) -> Samples:
+    """The text exposition format, parsed by prometheus_client's own parser."""
     samples: Samples = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
