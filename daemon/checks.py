@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from imapclient.exceptions import LoginError
 from tierdesk.daemon.config import Config
 from tierdesk.daemon.intake.imap_client import NETWORK_ERRORS, connect
+from tierdesk.daemon.oauth2 import RelayTokens, mailbox_tokens
 from tierdesk.daemon.outgoing.sender import DeliveryError, SmtpTransport
 from tierdesk.daemon.runtime import Runtime
 from tierdesk.storage.schema import current_version
+from tierdesk.storage.sql import Sql
 
 
 @dataclass(frozen=True)
@@ -37,8 +39,8 @@ def run_checks(runtime: Runtime) -> list[Check]:
         ),
         _templates(runtime),
     ]
-    checks += [_imap(config, mailbox) for mailbox in range(len(config.imap))]
-    checks.append(_outgoing(config))
+    checks += [_imap(config, i, runtime.sql) for i in range(len(config.imap))]
+    checks.append(_outgoing(config, runtime.sql))
     return checks
 
 
@@ -53,11 +55,11 @@ def _templates(runtime: Runtime) -> Check:
     )
 
 
-def _imap(config: Config, index: int) -> Check:
+def _imap(config: Config, index: int, sql: Sql | None = None) -> Check:
     mailbox = config.imap[index]
     name = f"imap {mailbox.name!r} ({mailbox.username}@{mailbox.host}:{mailbox.effective_port})"
     try:
-        client = connect(mailbox)
+        client = connect(mailbox, tokens=mailbox_tokens(mailbox, sql))
     except LoginError as exc:
         return Check(name, False, f"login refused: {exc}")
     except NETWORK_ERRORS as exc:
@@ -87,7 +89,7 @@ def _imap_trust(config: Config, index: int) -> str:
     return "; " + "; ".join(notes) if notes else ""
 
 
-def _outgoing(config: Config) -> Check:
+def _outgoing(config: Config, sql: Sql | None = None) -> Check:
     out = config.outgoing
     if out.transport == "maildir":
         path = config.outgoing_maildir
@@ -100,7 +102,7 @@ def _outgoing(config: Config) -> Check:
         )
     name = f"relay {out.host}:{out.port} ({out.security})"
     try:
-        SmtpTransport(out).check()
+        SmtpTransport(out, tokens=RelayTokens(sql).get(out.oauth2)).check()
     except DeliveryError as exc:
         return Check(name, False, str(exc))
     return Check(

@@ -15,6 +15,7 @@ from tierdesk.daemon.supervisor_report import add_report_command
 from tierdesk.daemon.config import Config
 from tierdesk.daemon.config_load import load_config
 from tierdesk.daemon.intake.inject import EX_TEMPFAIL, inject, inputs
+from tierdesk.daemon.oauth2_admin import add_oauth2_command
 from tierdesk.daemon.reports import DEFAULT_LIMIT
 from tierdesk.daemon.runtime import Runtime, configure_logging, open_runtime
 from tierdesk.daemon.sole_daemon import AnotherDaemon, claim_database
@@ -188,6 +189,7 @@ def _parser() -> argparse.ArgumentParser:
     trust_admin.add_participants_command(tickets, common)
     trust_admin.add_commands(sub, common)
     contacts_admin.add_contacts_command(sub, common)
+    add_oauth2_command(sub, common)
     add_report_command(sub, common)
 
     box = sub.add_parser("outbox", help="outgoing mail").add_subparsers(

@@ -12,6 +12,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from tierdesk.daemon.config import CONFIG_ENV, Config
+from tierdesk.daemon.oauth2_settings import (
+    oauth2_problems,
+    oauth2_secret_sources,
+    resolve_oauth2_paths,
+)
 from tierdesk.rules.yamlschema import bind
 from tierdesk.rules.yamlsource import Problem, SourceError, load_yaml_file
 
@@ -80,13 +85,15 @@ def _check(config: Config, path: str) -> list[Problem]:
     ]
     for mailbox in config.imap:
         if (
-            mailbox.password is None
+            mailbox.oauth2 is None
+            and mailbox.password is None
             and mailbox.password_file is None
             and mailbox.password_env is None
         ):
             messages.append(
                 f"imap {mailbox.name!r}: give password_file or password_env"
             )
+    messages += oauth2_problems(config)
     return [Problem(path, None, m) for m in messages]
 
 
@@ -103,6 +110,7 @@ def secret_problems(config: Config, environ: dict[str, str]) -> list[Problem]:
         (f"imap {m.name!r}", m.password_file, m.password_env) for m in config.imap
     ]
     sources.append(("support", config.support.secret_file, config.support.secret_env))
+    sources += oauth2_secret_sources(config)
     problems = []
     for what, file, env in sources:
         if file is not None and not file.is_file():
@@ -152,7 +160,7 @@ def _resolve_paths(config: Config, base: Path, source: str) -> Config:
         ),
         source=source,
     )
-    return config
+    return resolve_oauth2_paths(config, fix)
 
 
 def read_secrets(

@@ -80,6 +80,95 @@ class SmtpListenConfig:
     )
 
 
+GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
+GOOGLE_DEVICE_URL = "https://oauth2.googleapis.com/device/code"
+DEFAULT_SCOPES = {
+    "client_credentials": "https://outlook.office365.com/.default",
+    "refresh_token": "https://mail.google.com/",
+}
+
+
+@dataclass(frozen=True)
+class OAuth2Config:
+    """Where a mailbox or the relay gets OAuth2 access tokens (README: "Microsoft 365 and Gmail")."""
+
+    grant: Literal["client_credentials", "refresh_token"] = field(
+        **described(
+            "client_credentials (Microsoft 365 app-only access) or refresh_token "
+            "(Google; `tierdesk oauth2 authorize NAME` gets the refresh token)"
+        )
+    )
+    client_id: str = field(**described("the application (client) id"))
+    token_url: str | None = field(
+        **described(
+            "the token endpoint; Microsoft 365: https://login.microsoftonline.com/"
+            "TENANT/oauth2/v2.0/token; default for refresh_token: Google's"
+        ),
+        default=None,
+    )
+    client_secret: str | None = field(
+        **described("client secret inline (prefer client_secret_file)"), default=None
+    )
+    client_secret_file: Path | None = field(
+        **described("file holding the client secret"), default=None
+    )
+    client_secret_env: str | None = field(
+        **described("environment variable holding the client secret"), default=None
+    )
+    scope: str | None = field(
+        **described(
+            "scopes asked for, space-separated; default: "
+            "https://outlook.office365.com/.default (client_credentials), "
+            "https://mail.google.com/ (refresh_token)"
+        ),
+        default=None,
+    )
+    refresh_token_file: Path | None = field(
+        **described(
+            "file (mode 0600) holding the refresh token; unset: kept in the database"
+        ),
+        default=None,
+    )
+    device_authorization_url: str | None = field(
+        **described(
+            "device authorization endpoint for `tierdesk oauth2 authorize`; "
+            "default for refresh_token: Google's"
+        ),
+        default=None,
+    )
+    mechanism: Literal["xoauth2", "oauthbearer"] = field(
+        **described("SASL mechanism (IMAP only; the relay always uses xoauth2)"),
+        default="xoauth2",
+    )
+    refresh_margin: Duration = field(
+        **described("an access token is renewed this long before it expires"),
+        default=Duration(60),
+    )
+    timeout: Duration = field(
+        **described("timeout of a request to the token endpoint"), default=Duration(30)
+    )
+
+    @property
+    def effective_token_url(self) -> str:
+        """The token endpoint, defaulting to Google's for refresh_token."""
+        if self.token_url:
+            return self.token_url
+        return GOOGLE_TOKEN_URL if self.grant == "refresh_token" else ""
+
+    @property
+    def effective_scope(self) -> str:
+        """The scopes asked for, defaulting by grant."""
+        return self.scope if self.scope is not None else DEFAULT_SCOPES[self.grant]
+
+    @property
+    def effective_device_url(self) -> str:
+        """The device authorization endpoint, defaulting to Google's for refresh_token."""
+        if self.device_authorization_url:
+            return self.device_authorization_url
+        google = self.grant == "refresh_token" and self.token_url is None
+        return GOOGLE_DEVICE_URL if google else ""
+
+
 @dataclass(frozen=True)
 class OutgoingConfig:
     """How our mail leaves: into a local Maildir (development) or through an SMTP relay."""
@@ -108,6 +197,9 @@ class OutgoingConfig:
     )
     password_env: str | None = field(
         **described("environment variable holding the relay password"), default=None
+    )
+    oauth2: OAuth2Config | None = field(
+        **described("log in with SASL XOAUTH2 instead of a password"), default=None
     )
     timeout: Duration = field(
         **described("relay connection timeout"), default=Duration(30)
@@ -147,6 +239,12 @@ class ImapMailboxConfig:
     )
     password_env: str | None = field(
         **described("environment variable holding the password"), default=None
+    )
+    oauth2: OAuth2Config | None = field(
+        **described(
+            "log in with OAuth2 (XOAUTH2 or OAUTHBEARER) instead of a password"
+        ),
+        default=None,
     )
     folder: str = field(**described("folder to take mail from"), default="INBOX")
     queue: str | None = field(

@@ -34,6 +34,7 @@ from tierdesk.daemon.intake.imap_client import (
     fetch_bodies,
 )
 from tierdesk.daemon.membership import Membership
+from tierdesk.daemon.oauth2 import TokenUnavailable, mailbox_tokens
 from tierdesk.daemon.workers import Backoff, Worker
 from tierdesk.storage.clock import Clock, system_clock
 from tierdesk.storage.db import StorageError
@@ -78,6 +79,8 @@ class MailboxPoller:
         self.last_success: float | None = None
         # a FETCH failed for a whole batch: up to this UID, fetch one at a time
         self._fetch_singly_through = 0
+        # an OAuth2 mailbox's access token, cached across sessions
+        self.tokens = mailbox_tokens(config, sql)
         self._worker = Worker(
             f"imap-{config.name}",
             self._session_then_backoff,
@@ -129,6 +132,10 @@ class MailboxPoller:
             if not self._may_watch():
                 return 0 if self._worker.stopping else 1
             self._session()
+        except TokenUnavailable as exc:
+            self._set_state(
+                "token-refused", f"no OAuth2 access token: {exc}", logging.ERROR
+            )
         except LoginError as exc:
             self._set_state(
                 "login-refused",
@@ -184,7 +191,7 @@ class MailboxPoller:
         return False
 
     def _session(self) -> None:
-        client = connect(self.config)
+        client = connect(self.config, tokens=self.tokens)
         try:
             status = client.select_folder(self.config.folder)
             uidvalidity = int(status[b"UIDVALIDITY"])

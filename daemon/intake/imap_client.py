@@ -7,9 +7,10 @@ import ssl
 from contextlib import suppress
 
 from imapclient import IMAPClient, SocketTimeout
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientError, LoginError
 from tierdesk.daemon.config import ImapMailboxConfig
 from tierdesk.daemon.config_load import read_secret
+from tierdesk.daemon.oauth2 import AccessTokens, mailbox_tokens
 
 NETWORK_ERRORS = (OSError, IMAPClientError, ssl.SSLError, EOFError)
 
@@ -19,9 +20,18 @@ class ConnectionDropped(Exception):
 
 
 def connect(
-    config: ImapMailboxConfig, environ: dict[str, str] | None = None
+    config: ImapMailboxConfig,
+    environ: dict[str, str] | None = None,
+    tokens: AccessTokens | None = None,
 ) -> IMAPClient:
-    """A logged-in client for a mailbox; raises LoginError or a network error."""
+    """A logged-in client for a mailbox; raises LoginError or a network error.
+
+    A mailbox with `oauth2` logs in with `tokens` (its poller's, which cache them);
+    the token is got first, so that without one no connection is made.
+    """
+    if tokens is None:
+        tokens = mailbox_tokens(config, None, environ=environ)
+    token = tokens.current() if tokens is not None else ""
     context = ssl.create_default_context()
     if not config.verify_tls:
         context.check_hostname = False
@@ -36,17 +46,34 @@ def connect(
     try:
         if config.security == "starttls":
             client.starttls(context)
-        password = read_secret(
-            config.password,
-            config.password_file,
-            config.password_env,
-            dict(os.environ) if environ is None else environ,
-        )
-        client.login(config.username, password or "")
+        if tokens is not None:
+            oauth2_login(client, config, tokens, token)
+        else:
+            password = read_secret(
+                config.password,
+                config.password_file,
+                config.password_env,
+                dict(os.environ) if environ is None else environ,
+            )
+            client.login(config.username, password or "")
     except BaseException:
         close_politely(client)
         raise
     return client
+
+
+def oauth2_login(
+    client: IMAPClient, config: ImapMailboxConfig, tokens: AccessTokens, token: str
+) -> None:
+    """Log in with SASL XOAUTH2 or OAUTHBEARER; a refused token is not offered again."""
+    try:
+        if tokens.config.mechanism == "oauthbearer":
+            client.oauthbearer_login(config.username, token)
+        else:
+            client.oauth2_login(config.username, token)
+    except LoginError:
+        tokens.forget()  # revoked or expired early: the next attempt gets a new one
+        raise
 
 
 def close_politely(client: IMAPClient) -> None:

@@ -27,6 +27,14 @@ from types import TracebackType
 from peewee import DatabaseError
 from tierdesk.daemon.config import OutgoingConfig
 from tierdesk.daemon.config_load import read_secret
+from tierdesk.daemon.oauth2 import (
+    RELAY,
+    AccessTokens,
+    RelayTokens,
+    TokenUnavailable,
+    tokens_for,
+    xoauth2_response,
+)
 from tierdesk.daemon.outgoing.enqueue import queue_mails
 from tierdesk.daemon.snapshot import Live
 from tierdesk.parsers.idn import readable_address
@@ -87,17 +95,27 @@ class SmtpTransport(AbstractContextManager["SmtpTransport"]):
     """Hands mail to an SMTP relay, one connection per batch."""
 
     def __init__(
-        self, config: OutgoingConfig, environ: dict[str, str] | None = None
+        self,
+        config: OutgoingConfig,
+        environ: dict[str, str] | None = None,
+        tokens: AccessTokens | None = None,
     ) -> None:
         self.config = config
         self.environ = dict(os.environ) if environ is None else environ
+        # with `oauth2`: the sender's cached tokens, or (check-config) fresh ones
+        self.tokens = tokens
+        if tokens is None and config.oauth2 is not None:
+            self.tokens = tokens_for(RELAY, config.oauth2, None, environ=self.environ)
         self._smtp: smtplib.SMTP | None = None
 
     def _connect(self) -> smtplib.SMTP:
         cfg = self.config
+        smtp: smtplib.SMTP | None = None
         try:
+            # the OAuth2 token first: without one, no connection is made
+            token = self.tokens.current() if self.tokens is not None else None
             if cfg.security == "tls":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                smtp = smtplib.SMTP_SSL(
                     cfg.host,
                     cfg.port,
                     timeout=cfg.timeout,
@@ -107,18 +125,35 @@ class SmtpTransport(AbstractContextManager["SmtpTransport"]):
                 smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
                 if cfg.security == "starttls":
                     smtp.starttls(context=ssl.create_default_context())
-            password = read_secret(
-                cfg.password, cfg.password_file, cfg.password_env, self.environ
-            )
-            if cfg.username and password is not None:
-                smtp.login(cfg.username, password)
+            if token is not None:
+                self._xoauth2_login(smtp, token)
+            else:
+                password = read_secret(
+                    cfg.password, cfg.password_file, cfg.password_env, self.environ
+                )
+                if cfg.username and password is not None:
+                    smtp.login(cfg.username, password)
         except smtplib.SMTPAuthenticationError as exc:
+            _close(smtp)
+            if self.tokens is not None:
+                self.tokens.forget()  # revoked? the next attempt gets a new token
             message = f"relay {cfg.host}:{cfg.port} refused the login: {exc.smtp_code}"
             raise DeliveryError(message, permanent=False, relay_down=True) from exc
+        except TokenUnavailable as exc:
+            message = f"relay {cfg.host}:{cfg.port}: no OAuth2 access token: {exc}"
+            raise DeliveryError(message, permanent=False, relay_down=True) from exc
         except (OSError, smtplib.SMTPException) as exc:
+            _close(smtp)
             message = f"relay {cfg.host}:{cfg.port} unreachable: {exc}"
             raise DeliveryError(message, permanent=False, relay_down=True) from exc
+        assert smtp is not None  # set, or an exception was raised above
         return smtp
+
+    def _xoauth2_login(self, smtp: smtplib.SMTP, token: str) -> None:
+        """AUTH XOAUTH2; to the error challenge (334 + JSON) the answer is empty, giving 535."""
+        response = xoauth2_response(self.config.username or "", token)
+        smtp.ehlo_or_helo_if_needed()
+        smtp.auth("XOAUTH2", lambda challenge=None: "" if challenge else response)
 
     def check(self) -> None:
         """Connect (and log in) once, then quit; raises DeliveryError."""
@@ -192,12 +227,19 @@ class SmtpTransport(AbstractContextManager["SmtpTransport"]):
             self._drop()
 
 
+def _close(smtp: smtplib.SMTP | None) -> None:
+    """Shut a connection whose login failed (it is not kept)."""
+    if smtp is not None:
+        with suppress(OSError):
+            smtp.close()
+
+
 def make_transport(
-    config: OutgoingConfig, maildir: Path
+    config: OutgoingConfig, maildir: Path, tokens: AccessTokens | None = None
 ) -> MaildirTransport | SmtpTransport:
     """The transport the configuration asks for."""
     if config.transport == "smtp":
-        return SmtpTransport(config)
+        return SmtpTransport(config, tokens=tokens)
     return MaildirTransport(maildir)
 
 
@@ -224,6 +266,7 @@ class Sender:
         # told of each failed delivery, and whether it was given up (the metrics)
         self.on_failure: Callable[[bool], None] | None = None
         self._relay_down = False
+        self.relay_tokens = RelayTokens(sql)  # cached for the life of the daemon
 
     def deliver_due(self, config: OutgoingConfig, limit: int = 100) -> int:
         """Deliver what is due now through `config`'s transport; returns how many were handed over."""
@@ -236,7 +279,8 @@ class Sender:
         if not items:
             return 0
         delivered = 0
-        with make_transport(config, self.maildir) as transport:
+        tokens = self.relay_tokens.get(config.oauth2)
+        with make_transport(config, self.maildir, tokens) as transport:
             for item in items:
                 try:
                     transport.deliver(item)

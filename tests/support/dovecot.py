@@ -34,6 +34,7 @@ from tests.support.dovecot_config import (
     DovecotConfig,
     free_port,
     process_users,
+    write_oauth2_args,
 )
 from tests.support.dovecot_install import (
     INSTALL_SCRIPT,
@@ -71,12 +72,18 @@ class DovecotServer(DovecotMailMixin):
         port: int | None = None,
         extra_config: str = "",
         startup_timeout: float = 15.0,
+        oauth2_introspection_url: str | None = None,
     ) -> None:
-        """Prepare (but do not start) a server; ``capabilities_without`` hides IMAP capabilities."""
+        """Prepare (but do not start) a server; ``capabilities_without`` hides IMAP capabilities.
+
+        With ``oauth2_introspection_url``, XOAUTH2 and OAUTHBEARER logins are checked by
+        Dovecot's oauth2 passdb against that RFC 7662 endpoint (passwords still work).
+        """
         self.base = Path(base_dir).resolve()
         self.base.mkdir(parents=True, exist_ok=True)
         self.capabilities_without = tuple(c.upper() for c in capabilities_without)
         self.extra_config = extra_config
+        self.oauth2_introspection_url = oauth2_introspection_url
         self.startup_timeout = startup_timeout
         self._fixed_port = port
         self._port = port or 0
@@ -288,7 +295,16 @@ class DovecotServer(DovecotMailMixin):
             internal_group=self._internal_group,
             imap_capability=imap_capability,
             extra_config=self.extra_config,
+            oauth2_args=self._oauth2_args(),
         ).write(self.conf_path)
+
+    def _oauth2_args(self) -> Path | None:
+        """Write the oauth2 passdb's args file (oauth2 mode only)."""
+        if self.oauth2_introspection_url is None:
+            return None
+        path = self.base / "dovecot-oauth2.conf.ext"
+        write_oauth2_args(path, self.oauth2_introspection_url)
+        return path
 
     # -- debugging ---------------------------------------------------------------------
 

@@ -31,6 +31,22 @@ def atomic_write(path: Path, data: bytes, mode: int) -> None:
     tmp.replace(path)
 
 
+def write_oauth2_args(path: Path, introspection_url: str) -> None:
+    """The oauth2 passdb's args: POST each token to `introspection_url` (RFC 7662).
+
+    The endpoint must answer 200 {"active": false} for a bad token (anything else is a
+    temporary failure), and `active_value` must be `true` (`yes` never matches JSON true).
+    """
+    text = (
+        "introspection_mode = post\n"
+        f"introspection_url = {introspection_url}\n"
+        "username_attribute = username\n"
+        "active_attribute = active\n"
+        "active_value = true\n"
+    )
+    atomic_write(path, text.encode(), 0o600)
+
+
 def process_users() -> tuple[int, int, str, str]:
     """Mail uid and gid, internal user and group: ``nobody`` and "" as root, else ours."""
     if os.geteuid() == 0:
@@ -65,10 +81,22 @@ class DovecotConfig:
     internal_group: str = ""
     imap_capability: str = ""
     extra_config: str = ""
+    # oauth2 mode: XOAUTH2/OAUTHBEARER checked by Dovecot's oauth2 passdb (args file)
+    oauth2_args: Path | None = None
 
     def write(self, path: Path) -> None:
         """Write the config to ``path`` atomically."""
         atomic_write(path, self.render().encode(), 0o644)
+
+    def _oauth2_passdb(self) -> str:
+        """In oauth2 mode: passwords for PLAIN/LOGIN only, tokens to the oauth2 passdb."""
+        if self.oauth2_args is None:
+            return ""
+        return (
+            "\n  mechanisms = plain login\n}\n"
+            f"passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
+            f"  args = {self.oauth2_args}"
+        )
 
     def render(self) -> str:
         """The text of dovecot.conf."""
@@ -103,7 +131,7 @@ protocols = imap
 listen = {HOST}
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{" xoauth2 oauthbearer" if self.oauth2_args else ""}
 auth_verbose = yes
 auth_failure_delay = 0
 mail_location = maildir:~/Maildir
@@ -112,7 +140,7 @@ mailbox_idle_check_interval = 1 secs
 {privileges}{cap_line}
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u {self.users_dir}/%u
+  args = scheme=PLAIN username_format=%u {self.users_dir}/%u{self._oauth2_passdb()}
 }}
 userdb {{
   driver = passwd-file
