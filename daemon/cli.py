@@ -271,10 +271,9 @@ def _run(args: argparse.Namespace, runtime: Runtime) -> int:
     try:
         return asyncio.run(_serve(runtime))
     except OSError as exc:
-        print(
-            f"tierdesk: cannot listen on {config.smtp.host}:{config.smtp.port}: {exc.strerror}",
-            file=sys.stderr,
-        )
+        # the metrics listener (and a Unix socket) name themselves in `filename`
+        where = exc.filename or f"{config.smtp.host}:{config.smtp.port}"
+        print(f"tierdesk: cannot listen on {where}: {exc.strerror}", file=sys.stderr)
         return EX_CONFIG
     finally:
         if claim is not None:

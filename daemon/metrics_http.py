@@ -121,10 +121,8 @@ class MetricsListener:
                 handler_class=_QuietHandler,
             )
         except OSError as exc:
-            raise OSError(
-                exc.errno,
-                f"{exc.strerror} (metrics listener {self.host}:{self.port})",
-            ) from exc
+            where = f"{self.host}:{self.port} (metrics)"
+            raise OSError(exc.errno, exc.strerror, where) from exc
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             name="tierdesk-metrics",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ MAILBOX_DOWN = (
     "    security: none\n    username: support\n    password: x\n"
 )
 MESSAGES = "tierdesk_messages_received_total"
+EX_CONFIG = 78
 
 
 def counted(port: int) -> dict[tuple[str, str], float]:
@@ -175,3 +177,17 @@ def database_away(tmp_path: Path, db_url: str) -> Iterator[None]:
             yield
         finally:
             conn.execute(f"ALTER SCHEMA {schema}_away RENAME TO {schema}")
+
+
+def test_a_taken_metrics_port_stops_the_start_and_says_which_listener(
+    tmp_path, sqlite_url
+):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        d = DaemonProcess(tmp_path, sqlite_url, extra_yaml=metrics_yaml(port))
+        done = d.run_to_exit()
+
+    assert done.returncode == EX_CONFIG
+    assert f"cannot listen on 127.0.0.1:{port} (metrics)" in done.stderr
