@@ -147,7 +147,8 @@ class MessageCounter:
             log.debug("cannot count processed messages: %s", exc)
             return
         for spool_id, source, received, processed in rows:
-            self.metrics.messages.labels(source, done[spool_id].kind.value).inc()
+            channel = source or "unknown"
+            self.metrics.messages.labels(channel, done[spool_id].kind.value).inc()
             received, processed = as_aware_utc(received), as_aware_utc(processed)
             if received is not None and processed is not None:
                 waited = (processed - received).total_seconds()

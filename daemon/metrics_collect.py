@@ -45,6 +45,10 @@ class DeskCollector(Collector):
             log.debug("scrape: storage does not answer: %s", exc)
             yield _gauge("tierdesk_storage_up", "1 when the database answers", 0)
             return
+        except Exception:  # a full connection pool, a bug: the scrape still answers
+            log.exception("scrape: cannot read the desk's status")
+            yield _gauge("tierdesk_storage_up", "1 when the database answers", 0)
+            return
         yield _gauge("tierdesk_storage_up", "1 when the database answers", 1)
         yield from desk_gauges(status)
 
