@@ -81,7 +81,7 @@ class SmtpListenConfig:
 
 
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
-GOOGLE_DEVICE_URL = "https://oauth2.googleapis.com/device/code"
+GOOGLE_AUTHORIZATION_URL = "https://accounts.google.com/o/oauth2/v2/auth"
 DEFAULT_SCOPES = {
     "client_credentials": "https://outlook.office365.com/.default",
     "refresh_token": "https://mail.google.com/",
@@ -131,8 +131,18 @@ class OAuth2Config:
     )
     device_authorization_url: str | None = field(
         **described(
-            "device authorization endpoint for `tierdesk oauth2 authorize`; "
-            "default for refresh_token: Google's"
+            "device authorization endpoint (RFC 8628): `tierdesk oauth2 authorize` "
+            "shows a code to enter on any device; Microsoft: https://login."
+            "microsoftonline.com/TENANT/oauth2/v2.0/devicecode (Google's does not "
+            "allow the Gmail scope)"
+        ),
+        default=None,
+    )
+    authorization_url: str | None = field(
+        **described(
+            "authorization endpoint for the browser sign-in (PKCE, redirect to a "
+            "loopback port) when there is no device_authorization_url; default "
+            "for refresh_token: Google's"
         ),
         default=None,
     )
@@ -161,12 +171,12 @@ class OAuth2Config:
         return self.scope if self.scope is not None else DEFAULT_SCOPES[self.grant]
 
     @property
-    def effective_device_url(self) -> str:
-        """The device authorization endpoint, defaulting to Google's for refresh_token."""
-        if self.device_authorization_url:
-            return self.device_authorization_url
+    def effective_authorization_url(self) -> str:
+        """The browser sign-in's endpoint, defaulting to Google's for refresh_token."""
+        if self.authorization_url:
+            return self.authorization_url
         google = self.grant == "refresh_token" and self.token_url is None
-        return GOOGLE_DEVICE_URL if google else ""
+        return GOOGLE_AUTHORIZATION_URL if google else ""
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 """`tierdesk oauth2 authorize NAME`: get a mailbox's (or the relay's) refresh token.
 
-The device-code flow: the admin opens the provider's page anywhere, types the
-code shown, signs in as the mailbox; the refresh token lands where the config
-says (refresh_token_file, mode 0600, or the database).
+The device-code flow where the provider offers it (the admin opens the
+provider's page anywhere and types the code shown), else the browser sign-in
+to a loopback port (Google: its device flow does not allow the Gmail scope).
+The refresh token lands where the config says (refresh_token_file, mode
+0600, or the database).
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from typing import TextIO
+from typing import Any, TextIO
 
 from peewee import DatabaseError
 from tierdesk.daemon.config import Config
 from tierdesk.daemon.config_load import read_secret
 from tierdesk.daemon.config_transport import OAuth2Config
 from tierdesk.daemon.oauth2 import RELAY, mailbox_owner
+from tierdesk.daemon.oauth2_browser import browser_sign_in
 from tierdesk.daemon.oauth2_device import (
     DeviceFlowError,
     request_device_code,
@@ -53,12 +56,19 @@ def add_oauth2_command(
         help="get a refresh token (device-code sign-in) and store it where the config says",
     )
     p.add_argument("name", help="the IMAP mailbox's name, or `outgoing` for the relay")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="browser sign-in: the loopback port the provider sends the browser back "
+        "to (default: any free one; fix it to forward it with ssh -L)",
+    )
     p.set_defaults(handler=authorize, needs_storage=False)
 
 
 def authorize(args: argparse.Namespace, config: Config) -> int:
     """The command's handler."""
-    return run_authorize(config, args.name, sys.stdout, sys.stderr)
+    return run_authorize(config, args.name, sys.stdout, sys.stderr, port=args.port)
 
 
 def run_authorize(
@@ -67,14 +77,20 @@ def run_authorize(
     out: TextIO,
     err: TextIO,
     sleep: Callable[[float], None] = time.sleep,
+    port: int = 0,
+    open_page: Callable[[str], None] | None = None,
 ) -> int:
-    """Walk the admin through the device flow and store the refresh token; exit status."""
+    """Walk the admin through a sign-in and store the refresh token; exit status.
+
+    The device flow where the config names a device endpoint, else the browser
+    sign-in; `open_page` (tests: a fake browser) gets the browser sign-in's address.
+    """
     try:
         owner, block, what = oauth2_block(config, name)
     except LookupError as exc:
         print(f"tierdesk: {exc.args[0]}", file=err)
         return EX_CONFIG
-    problem = unfit_for_device_flow(block, name)
+    problem = unfit_for_sign_in(block, name)
     if problem:
         print(f"tierdesk: {problem}", file=err)
         return EX_CONFIG
@@ -93,19 +109,22 @@ def run_authorize(
             db = open_database(config.storage_url)
             ensure_schema(db)
             store = RefreshTokenInDatabase(Sql(db), meta_key(owner))
-        code = request_device_code(block, secret)
-        print(
-            f"To let tierdesk read {what}:\n"
-            f"  1. open {code.verification_uri}\n"
-            f"  2. enter the code {code.user_code}\n"
-            f"  3. sign in as the mailbox's account and allow the access\n"
-            f"The code is valid for {code.expires_in / 60:.0f} minutes. Waiting...",
-            file=out,
-            flush=True,
-        )
-        if code.message:
-            print(code.message, file=out, flush=True)
-        tokens = wait_for_tokens(block, secret, code, sleep)
+        if block.device_authorization_url:
+            tokens = device_sign_in(block, secret, what, out, sleep)
+        else:
+
+            def show(url: str) -> None:
+                print(
+                    f"To let tierdesk read {what}, open this address in a browser, "
+                    "sign in as the mailbox's account and allow the access:\n"
+                    f"  {url}\nWaiting for the browser to come back...",
+                    file=out,
+                    flush=True,
+                )
+                if open_page is not None:
+                    open_page(url)
+
+            tokens = browser_sign_in(block, secret, show, port)
         store.save(tokens["refresh_token"])
     except (DeviceFlowError, StoreError) as exc:
         print(f"tierdesk: {exc}", file=err)
@@ -149,17 +168,40 @@ def oauth2_block(config: Config, name: str) -> tuple[str, OAuth2Config, str]:
     )
 
 
-def unfit_for_device_flow(block: OAuth2Config, name: str) -> str:
-    """Why the device flow does not apply to this block ('' when it does)."""
+def device_sign_in(
+    block: OAuth2Config,
+    secret: str | None,
+    what: str,
+    out: TextIO,
+    sleep: Callable[[float], None],
+) -> dict[str, Any]:
+    """RFC 8628: show the code and where to enter it, then wait for the sign-in."""
+    code = request_device_code(block, secret)
+    print(
+        f"To let tierdesk read {what}:\n"
+        f"  1. open {code.verification_uri}\n"
+        f"  2. enter the code {code.user_code}\n"
+        f"  3. sign in as the mailbox's account and allow the access\n"
+        f"The code is valid for {code.expires_in / 60:.0f} minutes. Waiting...",
+        file=out,
+        flush=True,
+    )
+    if code.message:
+        print(code.message, file=out, flush=True)
+    return wait_for_tokens(block, secret, code, sleep)
+
+
+def unfit_for_sign_in(block: OAuth2Config, name: str) -> str:
+    """Why no sign-in applies to this block ('' when one does)."""
     if block.grant != "refresh_token":
         return (
             f"{name} uses client_credentials: its tokens come from the client secret,"
             " nothing to authorize (`tierdesk check-config` tries the login)"
         )
-    if not block.effective_device_url:
+    if not (block.device_authorization_url or block.effective_authorization_url):
         return (
             f"{name}: set oauth2.device_authorization_url (the provider's device "
-            "authorization endpoint)"
+            "authorization endpoint) or oauth2.authorization_url (its browser sign-in)"
         )
     return ""
 

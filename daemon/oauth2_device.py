@@ -53,7 +53,7 @@ class DeviceCode:
 
 def request_device_code(config: OAuth2Config, secret: str | None) -> DeviceCode:
     """Ask the device authorization endpoint for a user code; raises DeviceFlowError."""
-    url = config.effective_device_url
+    url = config.device_authorization_url or ""
     session = new_session(config, secret)
     try:
         response = session.post(

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 import stat
+import threading
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from tierdesk.daemon.cli import main
@@ -37,10 +40,18 @@ def provider(monkeypatch) -> Iterator[FakeProvider]:
 
 
 def gmail_config(
-    tmp_path: Path, provider: FakeProvider, token_file: str | None, storage: str = ""
+    tmp_path: Path,
+    provider: FakeProvider,
+    token_file: str | None,
+    storage: str = "",
+    sign_in: str = "device",
 ) -> Path:
     """A config whose mailbox 'gmail' logs in with a stored refresh token."""
     keep = f"      refresh_token_file: {token_file}\n" if token_file else ""
+    if sign_in == "device":
+        keep += f"      device_authorization_url: {provider.device_url}\n"
+    else:
+        keep += f"      authorization_url: {provider.authorization_url}\n"
     path = tmp_path / "tierdesk.yaml"
     path.write_text(
         (f"storage:\n  url: {storage}\n" if storage else "") + "imap:\n"
@@ -51,8 +62,7 @@ def gmail_config(
         "      grant: refresh_token\n"
         f"      client_id: {CLIENT_ID}\n"
         f"      client_secret_env: {SECRET_ENV}\n"
-        f"      token_url: {provider.token_url}\n"
-        f"      device_authorization_url: {provider.device_url}\n" + keep,
+        f"      token_url: {provider.token_url}\n" + keep,
         encoding="utf-8",
     )
     return path
@@ -81,6 +91,33 @@ def test_authorize_walks_through_the_device_flow_and_stores_a_0600_file(
     assert tokens is not None and tokens.current() in provider.issued()
     [rotated] = provider.refresh_tokens
     assert rotated != stored and token_file.read_text() == rotated + "\n"
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+
+
+def test_without_a_device_endpoint_the_browser_sign_in_stores_the_token(
+    tmp_path, provider
+):
+    path = gmail_config(tmp_path, provider, "gmail.token", sign_in="browser")
+    visited: list[str] = []
+
+    def browser(url: str) -> None:
+        """The admin's browser: signs in; the provider sends it back to tierdesk."""
+        visited.append(url)
+        threading.Thread(
+            target=lambda: urllib.request.urlopen(url, timeout=10).read(), daemon=True
+        ).start()
+
+    out = io.StringIO()
+    assert run_authorize(load_config(path), "gmail", out, out, open_page=browser) == 0
+
+    asked = parse_qs(urlsplit(visited[0]).query)
+    assert asked["scope"] == ["https://mail.google.com/"]
+    assert asked["access_type"] == ["offline"]  # Google: or no refresh token
+    assert asked["code_challenge_method"] == ["S256"]
+    assert asked["redirect_uri"][0].startswith("http://127.0.0.1:")
+    token_file = tmp_path / "gmail.token"
+    [stored] = provider.refresh_tokens
+    assert token_file.read_text() == stored + "\n"
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
 
 

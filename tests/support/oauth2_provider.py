@@ -10,6 +10,7 @@ them.
 from __future__ import annotations
 
 import base64
+import hashlib
 import itertools
 import json
 import secrets
@@ -19,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 CLIENT_ID = "tierdesk-app"
 CLIENT_SECRET = "app-secret-1"
@@ -43,6 +44,9 @@ class FakeProvider:
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     introspected: list[str] = field(default_factory=list)
     url: str = ""
+    codes: dict[str, dict[str, str]] = field(
+        default_factory=dict
+    )  # code -> its request
     lock: threading.Lock = field(default_factory=threading.Lock)
     _numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -60,6 +64,18 @@ class FakeProvider:
     def introspection_url(self) -> str:
         """The introspection endpoint Dovecot asks."""
         return f"{self.url}/introspect"
+
+    @property
+    def authorization_url(self) -> str:
+        """The browser sign-in's endpoint."""
+        return f"{self.url}/authorize"
+
+    def sign_in(self, query: dict[str, str]) -> str:
+        """The browser signs in: where the provider sends it back, with a code."""
+        with self.lock:
+            code = f"ac-{next(self._numbers)}"
+            self.codes[code] = query
+            return f"{query['redirect_uri']}?code={code}&state={query['state']}"
 
     def token_requests(self, grant: str | None = None) -> int:
         """Requests to the token endpoint (with this grant_type)."""
@@ -128,6 +144,17 @@ class FakeProvider:
             if self.rotate:
                 self.refresh_tokens.discard(old)
                 refresh = self._new_refresh_token()
+        elif grant == "authorization_code":
+            asked = self.codes.pop(form.get("code", ""), None)
+            verifier = form.get("code_verifier", "").encode()
+            challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier).digest())
+            if (
+                asked is None
+                or asked.get("code_challenge") != challenge.decode().rstrip("=")
+                or asked.get("redirect_uri") != form.get("redirect_uri")
+            ):
+                return 400, {"error": "invalid_grant"}
+            refresh = self._new_refresh_token()
         elif grant == DEVICE_GRANT:
             if self.device_pending:
                 self.device_pending -= 1
@@ -178,6 +205,13 @@ def serve(provider: FakeProvider) -> Iterator[FakeProvider]:
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            query = dict(parse_qsl(urlsplit(self.path).query))
+            self.send_response(302)
+            self.send_header("Location", provider.sign_in(query))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
 
         def log_message(self, format: str, *args: Any) -> None:
             return None
