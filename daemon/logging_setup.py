@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import TracebackType
+from typing import TextIO
 
 FIELDS = ("spool_id", "ticket", "message_id")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -84,21 +85,28 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+def make_handler(log_format: str, stream: TextIO | None = None) -> logging.Handler:
+    """A handler writing to `stream` (stderr) in `log_format`, "text" or "json"."""
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(MessageFields())
+    json_lines = log_format == "json"
+    handler.setFormatter(
+        JsonFormatter() if json_lines else logging.Formatter(TEXT_FORMAT)
+    )
+    return handler
+
+
 def install_handler(level: str, log_format: str) -> None:
     """The root logger writes to stderr in `log_format` ("text" or "json")."""
-    handler = logging.StreamHandler()
-    handler.addFilter(MessageFields())
     if log_format == "json":
-        handler.setFormatter(JsonFormatter())
         # what would otherwise reach stderr as bare text goes through logging,
         # so every line stays one JSON object
         logging.captureWarnings(True)
         sys.excepthook = _log_uncaught
         threading.excepthook = _log_thread_uncaught
-    else:
-        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO), handlers=[handler]
+        level=getattr(logging, level.upper(), logging.INFO),
+        handlers=[make_handler(log_format)],
     )
 
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import re
 import sys
 
-from tierdesk.daemon.logging_setup import JsonFormatter, MessageFields, about_message
+from tierdesk.daemon.logging_setup import (
+    JsonFormatter,
+    MessageFields,
+    about_message,
+    make_handler,
+)
 
 from tests.conftest import fixture_bytes
 from tests.support.daemon_process import DaemonProcess, wait_until
@@ -74,3 +81,23 @@ def test_a_traceback_stays_inside_its_json_line():
     assert line["level"] == "ERROR"
     assert line["exception"].startswith("Traceback")
     assert "ValueError: bad header" in line["exception"]
+
+
+def test_text_lines_stay_as_they_were_even_about_a_message():
+    out = io.StringIO()
+    log = logging.getLogger("tierdesk.test_text_lines")
+    log.propagate = False
+    log.addHandler(make_handler("text", out))
+    try:
+        with about_message(5, "abc@customer.example"):
+            log.warning(
+                "spool %s new_ticket ticket=%s <%s>", 5, 9, "abc@customer.example"
+            )
+    finally:
+        log.handlers.clear()
+
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} WARNING tierdesk.test_text_lines: "
+        r"spool 5 new_ticket ticket=9 <abc@customer.example>\n",
+        out.getvalue(),
+    ), out.getvalue()
