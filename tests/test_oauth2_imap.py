@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
+from tierdesk.daemon.checks import run_checks
 from tierdesk.daemon.config_transport import ImapMailboxConfig, OAuth2Config
 from tierdesk.daemon.intake.imap import MailboxPoller
 from tierdesk.daemon.intake.imap_client import close_politely, connect
@@ -119,6 +121,23 @@ def test_oauthbearer_login_is_accepted_too(dovecot, provider):
 
     close_politely(connect(config))
 
+    assert provider.introspected == provider.issued()
+
+
+def test_check_config_fetches_a_token_and_logs_in(
+    dovecot, provider, tmp_path, sqlite_url
+):
+    config = replace(
+        make_config(tmp_path, sqlite_url), imap=[app_only_mailbox(dovecot, provider)]
+    )
+    runtime = open_runtime(config)
+    try:
+        checks = run_checks(runtime)
+    finally:
+        runtime.close()
+
+    [imap] = [c for c in checks if c.component.startswith("imap")]
+    assert imap.ok, imap.detail
     assert provider.introspected == provider.issued()
 
 
