@@ -10,8 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from peewee import DatabaseError
-from tierdesk.daemon import admin, contacts_admin, retention, trust_admin
-from tierdesk.daemon.supervisor_report import add_report_command
+from tierdesk.daemon import (
+    admin,
+    backup_admin,
+    contacts_admin,
+    retention,
+    trust_admin,
+)
 from tierdesk.daemon.config import Config
 from tierdesk.daemon.config_load import load_config
 from tierdesk.daemon.intake.inject import EX_TEMPFAIL, inject, inputs
@@ -19,6 +24,7 @@ from tierdesk.daemon.oauth2_admin import add_oauth2_command
 from tierdesk.daemon.reports import DEFAULT_LIMIT
 from tierdesk.daemon.runtime import Runtime, configure_logging, open_runtime
 from tierdesk.daemon.sole_daemon import AnotherDaemon, claim_database
+from tierdesk.daemon.supervisor_report import add_report_command
 from tierdesk.rules.yamlsource import SourceError
 from tierdesk.storage.db import StorageError, is_sqlite, open_database
 from tierdesk.storage.schema import SchemaError, upgrade
@@ -216,6 +222,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("id", type=int)
     p.set_defaults(handler=admin.spool_show)
     retention.add_purge_command(sub, common)
+    backup_admin.add_commands(sub, common)
 
     db = sub.add_parser("db", help="database schema").add_subparsers(
         title="db commands"
