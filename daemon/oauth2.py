@@ -83,7 +83,6 @@ class AccessTokens:
         self.store = store
         self.environ = dict(os.environ) if environ is None else environ
         self.clock = clock
-        self.requests = 0  # asked of the token endpoint; the tests count them
         self._lock = threading.Lock()
         self._token: str | None = None
         self._renew_at = 0.0
@@ -111,14 +110,19 @@ class AccessTokens:
     def _fetch(self) -> tuple[str, float]:
         config = self.config
         url = config.effective_token_url
-        secret = read_secret(
-            config.client_secret,
-            config.client_secret_file,
-            config.client_secret_env,
-            self.environ,
-        )
+        try:
+            secret = read_secret(
+                config.client_secret,
+                config.client_secret_file,
+                config.client_secret_env,
+                self.environ,
+            )
+        except OSError as exc:
+            raise TokenUnavailable(
+                f"cannot read the client secret {config.client_secret_file}: "
+                f"{exc.strerror}"
+            ) from exc
         refresh_token = self._refresh_token() if config.grant == "refresh_token" else ""
-        self.requests += 1
         session = new_session(config, secret)
         try:
             if config.grant == "client_credentials":
