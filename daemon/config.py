@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from tierdesk.daemon.config_digest import DigestConfig
 from tierdesk.daemon.config_metrics import MetricsConfig
 from tierdesk.daemon.config_transport import (
     ImapMailboxConfig,
@@ -336,6 +337,7 @@ class Config:
     imap: list[ImapMailboxConfig] = field(default_factory=list)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    digest: DigestConfig = field(default_factory=DigestConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     rules: Path | None = field(
         **described(

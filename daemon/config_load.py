@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from tierdesk.daemon.config import CONFIG_ENV, Config
+from tierdesk.daemon.config_digest import digest_problems
 from tierdesk.daemon.oauth2_settings import (
     oauth2_problems,
     oauth2_secret_sources,
@@ -94,6 +95,7 @@ def _check(config: Config, path: str) -> list[Problem]:
                 f"imap {mailbox.name!r}: give password_file or password_env"
             )
     messages += oauth2_problems(config)
+    messages += digest_problems(config.digest, support.languages)
     return [Problem(path, None, m) for m in messages]
 
 

@@ -24,6 +24,7 @@ from aiosmtpd.smtp import SMTP
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from tierdesk.daemon.config import Config, SmtpListenConfig
 from tierdesk.daemon.config_load import load_config
+from tierdesk.daemon.digest import digest_job
 from tierdesk.daemon.intake.imap import MailboxPoller
 from tierdesk.daemon.intake.smtp import (
     IntakeHandler,
@@ -139,6 +140,13 @@ class Daemon:
             self.sender.wake, "interval", seconds=15, id="outbox_retry"
         )
         self.scheduler.add_job(self._sla_sweep, "interval", seconds=30, id="sla_sweep")
+        self.scheduler.add_job(  # once a day; every daemon looks, one sends
+            digest_job,
+            "interval",
+            seconds=60,
+            id="digest",
+            args=(self.runtime, self.sender.wake),
+        )
         self.scheduler.add_job(
             self._watch_files, "interval", seconds=5, id="watch_files"
         )

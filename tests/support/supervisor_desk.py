@@ -9,15 +9,21 @@ the storage helpers the commands use, each at a moment the test sets.
 from __future__ import annotations
 
 import textwrap
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from tierdesk.daemon.config import Config
+from tierdesk.daemon.config_digest import DigestConfig
+from tierdesk.daemon.digest import send_digest_if_due
+from tierdesk.daemon.runtime import open_runtime
 from tierdesk.storage.changes import change_field, change_status, record_first_response
 from tierdesk.storage.models import Ticket
 
-from tests.conftest import fixture_bytes
+from tests.conftest import fixture_bytes, make_config
 from tests.support.desk import Desk, HandClock, open_desk
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -138,3 +144,28 @@ def play_the_week(d: SupervisorDesk) -> None:
     d.answered(t4, berlin(15, 13))
     # this morning, not answered yet (6 of its 8 hours gone)
     d.opened("t5", berlin(16, 10))
+
+
+def with_digest(config: Config, language: str | None = None) -> Config:
+    """The desk's config with two supervisors getting the digest at 08:00 Berlin time."""
+    digest = DigestConfig(
+        to=["boss@acme.example", "lead@acme.example"],
+        at="08:00",
+        timezone="Europe/Berlin",
+        language=language,
+    )
+    return replace(config, digest=digest)
+
+
+def digest_at(tmp_path: str, db_url: str, when: str, start_at: float) -> int:
+    """In a process of its own, like another daemon: wait for `start_at`, run the digest at `when`."""
+    config = replace(
+        make_config(Path(tmp_path), db_url), rules=Path(tmp_path) / "rules.yaml"
+    )
+    moment = datetime.fromisoformat(when)
+    runtime = open_runtime(with_digest(config), clock=lambda: moment)
+    try:
+        time.sleep(max(0.0, start_at - time.time()))
+        return send_digest_if_due(runtime.sql, runtime.snapshot, moment)
+    finally:
+        runtime.close()
