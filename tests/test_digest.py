@@ -9,11 +9,14 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+from datetime import time
 from functools import partial
 
 import pytest
+from tierdesk.daemon.config_load import load_config
 from tierdesk.daemon.digest import send_digest_if_due
 from tierdesk.daemon.digest_view import blocks
+from tierdesk.rules.yamlsource import SourceError
 from tierdesk.storage.models import OutboxItem
 
 from tests.support.at_once import at_once
@@ -135,3 +138,25 @@ def test_bars_are_drawn_in_eighths_of_a_block():
     assert blocks(1, 1, width=4) == "████"
     assert blocks(1, 3, width=4) == "█▍"
     assert blocks(0, 3) == ""
+
+
+def test_digest_settings_are_read_from_the_config_file_and_checked(tmp_path):
+    path = tmp_path / "tierdesk.yaml"
+    path.write_text(
+        "digest:\n  to: [boss@acme.example]\n  at: '07:30'\n  timezone: Europe/Berlin\n"
+    )
+    digest = load_config(path, environ={}).digest
+    assert (digest.to, digest.send_time, digest.language) == (
+        ["boss@acme.example"],
+        time(7, 30),
+        None,
+    )
+
+    path.write_text("digest:\n  to: boss\n  at: 8am\n  timezone: Berlin\n")
+    with pytest.raises(SourceError) as error:
+        load_config(path, environ={})
+    message = str(error.value)
+    assert str(path) in message
+    assert "digest.at '8am': write a local time such as 08:00" in message
+    assert "digest.timezone 'Berlin': use an IANA name" in message
+    assert "digest.to 'boss' is not an email address" in message
