@@ -73,7 +73,7 @@ def at_risk(
 
     Pending tickets are left out: their clocks stand while the customer answers.
     A first response overdue at the escalation ceiling has no deadline left,
-    only its `sla_breached` event: it is listed as breached.
+    only its `sla_breached` event: it is listed as breached from then.
     """
     horizon = now + timedelta(seconds=near)
     found: list[tuple[datetime, dict[str, Any]]] = []
@@ -84,8 +84,12 @@ def at_risk(
         if t.first_response_at is None:
             if t.first_response_due_at is not None:
                 deadlines.append(("first_response", t.first_response_due_at))
-            elif any(e.kind == "sla_breached" for e in history.get(t.id, ())):
-                deadlines.append(("first_response", t.created_at))
+            else:
+                # overdue at the ceiling: no deadline is left, only when the sweep saw it
+                breaches = [
+                    e.at for e in history.get(t.id, ()) if e.kind == "sla_breached"
+                ]
+                deadlines += [("first_response", breaches[0])] if breaches else []
         if t.resolution_due_at is not None:
             deadlines.append(("resolution", t.resolution_due_at))
         for what, due in deadlines:

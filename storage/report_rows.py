@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from tierdesk.storage.clock import as_aware_utc
 from tierdesk.storage.sql import Sql
@@ -60,7 +61,7 @@ class EventRow:
     new: str
 
 
-def _ticket(row: tuple) -> TicketRow:
+def _ticket(row: tuple[Any, ...]) -> TicketRow:
     times = [as_aware_utc(v) for v in row[9:14]]
     created = times[0]
     assert created is not None

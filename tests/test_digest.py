@@ -15,12 +15,14 @@ from functools import partial
 import pytest
 from tierdesk.daemon.config_load import load_config
 from tierdesk.daemon.digest import send_digest_if_due
-from tierdesk.daemon.digest_view import blocks
+from tierdesk.daemon.digest_view import at_risk, blocks
 from tierdesk.rules.yamlsource import SourceError
 from tierdesk.storage.models import OutboxItem
+from tierdesk.storage.report_rows import EventRow, TicketRow
 
 from tests.support.at_once import at_once
 from tests.support.supervisor_desk import (
+    BERLIN,
     berlin,
     digest_at,
     open_supervisor_desk,
@@ -160,3 +162,21 @@ def test_digest_settings_are_read_from_the_config_file_and_checked(tmp_path):
     assert "digest.at '8am': write a local time such as 08:00" in message
     assert "digest.timezone 'Berlin': use an IANA name" in message
     assert "digest.to 'boss' is not an email address" in message
+
+
+def test_a_first_response_overdue_at_the_ceiling_is_listed_as_breached():
+    # at the escalation ceiling the sweep clears the deadline and records the breach
+    ticket = TicketRow(
+        1, 41, "Server down", "open", 3, "default", None, "normal", "standard",
+        berlin(12, 9), None, None, None, None, "x@customer.example",
+    )  # fmt: skip
+    breach = EventRow(1, berlin(13, 9), "sla_breached", "", "")
+
+    [entry] = at_risk([ticket], {1: [breach]}, berlin(14, 9), 86400.0, BERLIN)
+
+    assert (entry["number"], entry["what"], entry["breached"]) == (
+        41,
+        "first_response",
+        True,
+    )
+    assert entry["due"] == "2026-01-13 09:00"
