@@ -14,7 +14,7 @@ from functools import partial
 
 import pytest
 from tierdesk.daemon.config_load import load_config
-from tierdesk.daemon.digest import send_digest_if_due
+from tierdesk.daemon.digest import digest_job, send_digest_if_due
 from tierdesk.daemon.digest_view import at_risk, blocks
 from tierdesk.rules.yamlsource import SourceError
 from tierdesk.storage.models import OutboxItem
@@ -180,3 +180,14 @@ def test_a_first_response_overdue_at_the_ceiling_is_listed_as_breached():
         True,
     )
     assert entry["due"] == "2026-01-13 09:00"
+
+
+def test_the_scheduler_job_queues_the_digest_and_wakes_the_sender(week):
+    woken = []
+    week.clock.now = SATURDAY_8_05
+
+    digest_job(week.runtime, lambda: woken.append(True))
+    digest_job(week.runtime, lambda: woken.append(True))
+
+    assert woken == [True]
+    assert len(digests()) == 2
