@@ -31,8 +31,8 @@ def fetch_replies(monkeypatch):
     edits: list = []
     real_connect = imap.connect
 
-    def connect(config, environ=None):
-        client = real_connect(config, environ)
+    def connect(config, environ=None, tokens=None):
+        client = real_connect(config, environ, tokens)
         real_fetch = client.fetch
 
         def fetch(messages, data, *args, **kwargs):
