@@ -123,13 +123,17 @@ def test_a_daemon_that_finds_no_schema_while_another_creates_it_runs_on_it(
     real_current_version = schema.current_version
     looks: list[int | None] = []
 
+    def another_daemon_creates_it():
+        upgrade(db)
+        db.close()  # this thread's own connection
+
     def another_daemon_finishes_in_between(database):
         version = real_current_version(database)
         if threading.current_thread() is not threading.main_thread():
             return version  # the other daemon's own looks
         looks.append(version)
         if len(looks) == 1:  # commit the other daemon's schema right after our look
-            other = threading.Thread(target=upgrade, args=(db,))
+            other = threading.Thread(target=another_daemon_creates_it)
             other.start()
             other.join()
         return version
