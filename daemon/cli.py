@@ -15,6 +15,7 @@ from tierdesk.daemon import (
     backup_admin,
     contacts_admin,
     retention,
+    search_admin,
     trust_admin,
 )
 from tierdesk.daemon.config import Config
@@ -193,6 +194,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=admin.tickets_update, needs_rules=True)
     trust_admin.add_participants_command(tickets, common)
+    search_admin.add_search_command(tickets, common)
     trust_admin.add_commands(sub, common)
     contacts_admin.add_contacts_command(sub, common)
     add_oauth2_command(sub, common)
@@ -229,6 +231,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p = db.add_parser("upgrade", parents=[common], help="create or migrate the schema")
     p.set_defaults(handler=_db_upgrade, needs_storage=False)
+    search_admin.add_reindex_command(db, common)
     return parser
 
 

@@ -38,6 +38,7 @@ from tierdesk.storage.models import (
     RecentText,
     SigningKeyRow,
 )
+from tierdesk.storage.search import migrate_to_search
 
 REPLY_SECRET_KEY = "reply_secret"
 TICKET_NUMBERS = "ticket_number_seq"
@@ -241,4 +242,6 @@ MIGRATIONS: dict[int, Step] = {
     7: Step(_v7_intake_retention, 7),
     8: Step(_v8_idn_keys, 8),
     9: Step(_v9_cluster, 9),
+    # v9 daemons would store messages that the index never hears of
+    10: Step(migrate_to_search, 10),
 }

@@ -20,6 +20,7 @@ from tierdesk.storage.migrations import (
     create_ticket_numbers,
 )
 from tierdesk.storage.models import ALL_MODELS, Counter, DaemonRow, MetaEntry
+from tierdesk.storage.search import create_search_index
 
 __all__ = ["REPLY_SECRET_KEY", "SCHEMA_VERSION", "SchemaError"]
 
@@ -42,6 +43,7 @@ def _create_current(db: Database) -> None:
         key=INSTANCE_ID_KEY, value=secrets.token_hex(8)
     ).on_conflict_ignore().execute()
     create_ticket_numbers(db)
+    create_search_index(db)
 
 
 def _tables(db: Database) -> list[str]:

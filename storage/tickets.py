@@ -14,6 +14,7 @@ from tierdesk.rules.guard import address_key
 from tierdesk.rules.handling.facts import TicketFacts
 from tierdesk.rules.handling.plan import NewTicket
 from tierdesk.storage.migrations import TICKET_NUMBERS
+from tierdesk.storage.search import index_message
 from tierdesk.storage.sql import Sql
 from tierdesk.storage.text import address_column, message_id_column, storable
 
@@ -202,10 +203,16 @@ def _insert_message(sql: Sql, **values: object) -> int | None:
     """Insert a message row unless its Message-ID exists; returns the new row id."""
     columns = ", ".join(f'"{name}"' for name in values)
     marks = ", ".join("?" * len(values))
-    return sql.scalar(
+    row_id = sql.scalar(
         f"INSERT INTO message ({columns}) VALUES ({marks}) ON CONFLICT (message_id) DO NOTHING RETURNING id",
         *values.values(),
     )
+    if row_id is not None and values["direction"] == "in":  # same transaction
+        kind, subject, text = (
+            str(values[k] or "") for k in ("kind", "subject", "text")
+        )
+        index_message(sql, row_id, kind, subject, text)
+    return row_id
 
 
 def store_attachment(sql: Sql, message_id: int, attachment: MailAttachment) -> None:

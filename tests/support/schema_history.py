@@ -49,7 +49,13 @@ def _undo_version_9(db: Database) -> None:
     db.execute_sql("CREATE INDEX outbox_rcpt_key ON outbox (rcpt_key)")
 
 
+def _undo_version_10(db: Database) -> None:
+    """Undo migration 10 (the full-text index of messages)."""
+    db.execute_sql("DROP TABLE message_search")
+
+
 UNDO = {
+    10: _undo_version_10,
     9: _undo_version_9,
     7: _undo_version_7,
     6: _undo_version_6,

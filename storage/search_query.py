@@ -1,0 +1,166 @@
+"""Searching the full-text index: ranked tickets with a snippet, and similar solved tickets.
+
+SQLite ranks with bm25 over the stems (the subject weighs more than the
+text); PostgreSQL with ts_rank over the document (subject weight A). Both
+give one row per ticket, its best message, and a snippet cut in Python from
+that message's original text around the words that matched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+
+from tierdesk.parsers.stemming import (
+    STOP_WORDS,
+    WORD_RE,
+    is_prefix_term,
+    query_terms,
+    snippet,
+)
+from tierdesk.storage.search import TABLE
+from tierdesk.storage.sql import Sql
+
+CANDIDATES_PER_RESULT = 20  # best messages read per ticket wanted, before grouping
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ticket found: its best-matching message and a snippet of it."""
+
+    number: int
+    subject: str
+    status: str
+    queue: str
+    tier: int
+    updated_at: datetime
+    resolved_at: datetime | None
+    message_id: int
+    score: float
+    snippet: str
+
+
+def _stamp(value: object) -> datetime | None:
+    """A timestamp column as a datetime (SQLite hands back text)."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value)
+    return value  # type: ignore[return-value]
+
+
+def _fts_match(terms: list[str], any_term: bool) -> str:
+    """An FTS5 MATCH expression: every term quoted (raw text is FTS5 syntax)."""
+    quoted = [f'"{t}"' + ("*" if is_prefix_term(t) else "") for t in terms]
+    return (" OR " if any_term else " ").join(quoted)
+
+
+def _pg_words(text: str, limit: int) -> list[str]:
+    """The words of a query as PostgreSQL's to_tsquery takes them (it stems them)."""
+    seen: dict[str, None] = {}
+    for match in WORD_RE.finditer(text.lower().replace("ё", "е")):
+        word = match.group()
+        if word not in STOP_WORDS and len(word) >= 2:
+            seen.setdefault(word, None)
+        if len(seen) >= limit:
+            break
+    return list(seen)
+
+
+def _pg_tsquery(words: list[str], any_term: bool) -> str:
+    join = " | " if any_term else " & "
+    return join.join(f"{w}:*" if len(w) >= 4 and not w.isdigit() else w for w in words)
+
+
+def search(
+    sql: Sql,
+    query: str,
+    *,
+    limit: int = 20,
+    statuses: Collection[str] = (),
+    queues: Collection[str] | None = None,
+    exclude_ticket: int | None = None,
+    any_term: bool = False,
+    max_terms: int = 12,
+) -> list[Hit]:
+    """Tickets whose messages match `query`, best first, one row per ticket.
+
+    Every word must match unless `any_term` (similar tickets: any, ranked).
+    `queues` None means every queue; merged tickets are left out.
+    """
+    terms = query_terms(query, max_terms)
+    if not terms:
+        return []
+    where, params = ["t.merged_into IS NULL"], []
+    if statuses:
+        where.append(f"t.status IN ({', '.join('?' * len(statuses))})")
+        params += list(statuses)
+    if queues is not None:
+        if not queues:
+            return []
+        where.append(f"t.queue IN ({', '.join('?' * len(queues))})")
+        params += list(queues)
+    if exclude_ticket is not None:
+        where.append("t.id <> ?")
+        params.append(exclude_ticket)
+    columns = (
+        "t.number, t.subject, t.status, t.queue, t.tier, t.updated_at, t.resolved_at,"
+        " m.id, m.subject, m.text"
+    )
+    wanted = limit * CANDIDATES_PER_RESULT
+    if sql.sqlite:
+        rows = sql.all(
+            f"SELECT {columns}, bm25({TABLE}, 4.0, 1.0) AS score FROM {TABLE}"
+            f" JOIN message m ON m.id = {TABLE}.rowid JOIN ticket t ON t.id = m.ticket_id"
+            f" WHERE {TABLE} MATCH ? AND {' AND '.join(where)} ORDER BY score, m.id LIMIT ?",
+            _fts_match(terms, any_term),
+            *params,
+            wanted,
+        )
+    else:
+        words = _pg_words(query, max_terms)
+        if not words:
+            return []
+        tsquery = _pg_tsquery(words, any_term)
+        rows = sql.all(
+            "WITH q AS (SELECT to_tsquery('english', ?) || to_tsquery('russian', ?) AS q)"
+            f" SELECT {columns}, -ts_rank(s.document, q.q) AS score"
+            f" FROM q, {TABLE} s JOIN message m ON m.id = s.message_id"
+            " JOIN ticket t ON t.id = m.ticket_id"
+            f" WHERE s.document @@ q.q AND {' AND '.join(where)}"
+            " ORDER BY score, m.id LIMIT ?",
+            tsquery,
+            tsquery,
+            *params,
+            wanted,
+        )
+    hits: dict[int, Hit] = {}
+    for (
+        number,
+        subject,
+        status,
+        queue,
+        tier,
+        updated,
+        resolved,
+        mid,
+        msubj,
+        text,
+        score,
+    ) in rows:
+        if number in hits:
+            continue
+        hits[number] = Hit(
+            number,
+            subject,
+            status,
+            queue,
+            tier,
+            _stamp(updated),
+            _stamp(resolved),
+            mid,
+            float(score),
+            snippet(text or msubj or "", terms),
+        )
+        if len(hits) >= limit:
+            break
+    return list(hits.values())
