@@ -191,12 +191,12 @@ def test_an_answer_goes_to_the_customer_clean_and_stops_the_first_response_clock
     assert reply.limit_class == "relayed"
 
 
-def test_resolving_with_an_answer_sends_the_answer_then_the_status_mail():
+def test_resolving_with_an_answer_tells_the_status_in_the_answer_alone():
     p = agent_plan("answer_resolved.eml")
 
     assert SetStatus("resolved", "agent:alice") in p.changes
-    assert kinds(p) == ["reply", "resolved"]
-    assert p.mails[1].cause == "answer-2@acme.example/status"
+    assert kinds(p) == ["reply"]
+    assert p.mails[0].context["new_status"] == "resolved"
 
 
 def test_a_comment_is_a_note_for_the_other_watching_agents_only():

@@ -34,6 +34,7 @@ from tierdesk.rules.handling.mails import (
     vendor_forward,
     watchers,
 )
+from tierdesk.rules.handling.one_mail import status_telling
 from tierdesk.rules.handling.outcome import ALREADY_STORED, OutcomeKind
 from tierdesk.rules.handling.plan import (
     AddParticipants,
@@ -49,10 +50,8 @@ from tierdesk.rules.handling.plan import (
     ignore,
 )
 from tierdesk.rules.handling.settings import Settings
+from tierdesk.rules.handling.watchers import cc_command_errors, with_watchers
 from tierdesk.rules.model import Agent
-
-# statuses the customer hears about; "pending" too when the answer asks a question
-CUSTOMER_SHOULD_KNOW = ("resolved", "closed")
 
 
 def commands_of(msg: Inbound) -> CommandBlock:
@@ -89,10 +88,12 @@ def plan_agent_mail(
     errors = [
         *block.errors,
         *check_commands(block.commands, settings.rules, ticket, facts.named_tickets),
+        *cc_command_errors(block.commands, ticket, settings),
     ]
     if errors:
         return refuse(msg, agent, ticket, errors, settings)
-    return act(msg, party, agent, ticket, block, facts, settings)
+    planned = act(msg, party, agent, ticket, block, facts, settings)
+    return with_watchers(planned, msg, agent, block, facts, settings)
 
 
 def new_text(text: str, facts: Facts) -> str:
@@ -184,6 +185,7 @@ def act(
         changes.append(SetStatus(new_status, actor))
     after = ticket_after(ticket, commands, agent, facts.named_tickets)
     mails: list[MailSpec] = []
+    told = status_telling(status.args[0] if status else None, note, answered)
     if answered:
         files = tuple(a for a in mail.attachments if not a.inline)
         mails.append(
@@ -194,16 +196,16 @@ def act(
                 files,
                 cause,
                 settings.default_language,
+                new_status=told.in_answer,
             )
         )
-    told = status.args[0] if status and not note else None
-    if told in CUSTOMER_SHOULD_KNOW or (told == "pending" and answered):
+    if told.own_mail:
         mails.append(
             customer_status(
                 requester_of(after),
-                told,
+                told.own_mail,
                 f"{cause}/status",
-                f"{agent.name} set the ticket {told}",
+                f"{agent.name} set the ticket {told.own_mail}",
                 None,
             )
         )
