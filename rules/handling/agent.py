@@ -50,7 +50,6 @@ from tierdesk.rules.handling.plan import (
     ignore,
 )
 from tierdesk.rules.handling.settings import Settings
-from tierdesk.rules.handling.watchers import cc_command_errors, with_watchers
 from tierdesk.rules.model import Agent
 
 
@@ -88,12 +87,10 @@ def plan_agent_mail(
     errors = [
         *block.errors,
         *check_commands(block.commands, settings.rules, ticket, facts.named_tickets),
-        *cc_command_errors(block.commands, ticket, settings),
     ]
     if errors:
         return refuse(msg, agent, ticket, errors, settings)
-    planned = act(msg, party, agent, ticket, block, facts, settings)
-    return with_watchers(planned, msg, agent, block, facts, settings)
+    return act(msg, party, agent, ticket, block, facts, settings)
 
 
 def new_text(text: str, facts: Facts) -> str:
