@@ -30,6 +30,7 @@ from tierdesk.daemon.gather import gather
 from tierdesk.daemon.logging_setup import about_message, message_fields
 from tierdesk.daemon.outgoing.enqueue import queue_mails
 from tierdesk.daemon.parsing import ParseFailure, ParseRunner
+from tierdesk.daemon.similar_notice import with_similar_tickets
 from tierdesk.daemon.snapshot import Live, Snapshot
 from tierdesk.parsers.classify import classify
 from tierdesk.parsers.parsed import ParsedMail
@@ -251,7 +252,8 @@ class Pipeline:
         if plan.quarantine:  # its events are kept; the message stays in the spool
             return quarantined(mail.message_id, plan.reason)
         limits = live.settings.limits
-        failures = queue_mails(self.sql, live.composer, ticket, plan.mails, now, limits)
+        mails = with_similar_tickets(self.sql, live, ticket, plan.mails, now)
+        failures = queue_mails(self.sql, live.composer, ticket, mails, now, limits)
         if failures and plan.if_unsent and ticket is None:
             reason = f"{plan.if_unsent}: {failures[0]}"
             return outcome(OutcomeKind.IGNORED, mail.message_id, reason)

@@ -1,0 +1,78 @@
+"""Similar solved tickets in a new ticket's notice: the closest resolved ones, with the
+first lines of the answer that resolved them, only from queues its recipients may read."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from tierdesk.daemon.config_search import SearchConfig
+from tierdesk.storage.models import Ticket
+
+from tests.conftest import fixture_bytes
+from tests.support.desk import body, open_desk
+
+ANSWER = """\
+#status resolved
+
+Please open tray 2 fully and take out the blue transport lock.
+Then the double-sided jobs go through again.
+Kind regards
+--
+Alice Smith
+"""
+
+
+@pytest.fixture
+def desk(tmp_path, db_url):
+    """A desk with agents and a queue group for `hardware` (tests/support/desk.py)."""
+    yield from open_desk(tmp_path, db_url)
+
+
+def _solved_paper_jam(desk) -> int:
+    """Dmitry's paper jam, answered and resolved by Alice."""
+    number = desk.receive(fixture_bytes("search/paper_jam.eml")).ticket
+    reply_to = desk.notice_for("alice@acme.example")["Reply-To"].addresses[0].addr_spec
+    desk.receive(desk.agent_mail("alice@acme.example", reply_to, ANSWER, mid="jam-a"))
+    assert Ticket.get(Ticket.number == number).status == "resolved"
+    return number
+
+
+def test_a_new_ticket_notice_lists_the_similar_solved_ticket_with_its_answer(desk):
+    solved = _solved_paper_jam(desk)
+    desk.receive(fixture_bytes("search/toner.eml"))  # open: never listed
+
+    new = desk.receive(fixture_bytes("search/paper_jam_again.eml")).ticket
+
+    notice = body(desk.notice_for("alice@acme.example"))
+    assert f"New ticket {new}" in notice
+    listed = notice.split("Similar solved tickets:\n", 1)[1].split("\n--\n")[0]
+    assert listed.splitlines() == [
+        f"  #{solved} Paper jam in the tray of the big copier (resolved, today)",
+        "      Please open tray 2 fully and take out the blue transport lock.",
+        "      Then the double-sided jobs go through again.",
+        "      Kind regards",
+    ]
+
+
+def test_a_notice_never_lists_tickets_of_a_queue_its_recipients_may_not_read(desk):
+    solved = _solved_paper_jam(desk)
+    # the hardware queue's tickets are for its group (printer-people) alone
+    Ticket.update(queue="hardware").where(Ticket.number == solved).execute()
+
+    desk.receive(fixture_bytes("search/paper_jam_again.eml"))
+
+    for agent in ("alice@acme.example", "bob@acme.example"):
+        notice = body(desk.notice_for(agent))
+        assert "Similar solved tickets" not in notice
+        assert "transport lock" not in notice
+
+
+def test_similar_tickets_are_off_with_zero(tmp_path, db_url):
+    def off(config):
+        return replace(config, search=SearchConfig(similar_tickets=0))
+
+    for desk in open_desk(tmp_path, db_url, configure=off):
+        _solved_paper_jam(desk)
+        desk.receive(fixture_bytes("search/paper_jam_again.eml"))
+        assert "Similar solved" not in body(desk.notice_for("alice@acme.example"))
