@@ -8,6 +8,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# most tests wait on daemons, sockets and databases: one worker per core, a
+# test file's tests together (its module fixtures are built once)
+PYTEST_PARALLEL ?= -n auto --dist loadfile
 # bytecode for our own modules: where PYTHONDONTWRITEBYTECODE is set, every
 # process (each parse worker too) would compile them again (0.3 s a start)
 COMPILE := $(BIN)/python -m compileall -q daemon parsers rules storage > /dev/null
@@ -33,7 +36,7 @@ run: $(STAMP)
 test: $(STAMP)
 	bash tests/support/install_dovecot.sh
 	$(COMPILE)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff $(RUFF_CHECK) .
