@@ -18,6 +18,7 @@ from tierdesk.daemon import (
     search_admin,
     trust_admin,
 )
+from tierdesk.daemon.answers import add_answers_command
 from tierdesk.daemon.config import Config
 from tierdesk.daemon.config_load import load_config
 from tierdesk.daemon.intake.inject import EX_TEMPFAIL, inject, inputs
@@ -225,6 +226,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=admin.spool_show)
     retention.add_purge_command(sub, common)
     backup_admin.add_commands(sub, common)
+    add_answers_command(sub, common)
 
     db = sub.add_parser("db", help="database schema").add_subparsers(
         title="db commands"

@@ -26,6 +26,7 @@ from peewee import (
     InterfaceError,
     OperationalError,
 )
+from tierdesk.daemon.answers import saved_answers_for
 from tierdesk.daemon.gather import gather
 from tierdesk.daemon.logging_setup import about_message, message_fields
 from tierdesk.daemon.outgoing.enqueue import queue_mails
@@ -203,6 +204,7 @@ class Pipeline:
         now = self.clock()
         party = identify(msg, live.settings, live.keys)
         msg, facts = gather(self.sql, msg, party, live.settings, now)  # stage 4: thread
+        facts = saved_answers_for(msg, party, facts, live)  # an agent's #answer
         decision = self._route(msg, party, facts, live, now)
         plan = plan_message(msg, party, facts, decision, live.settings, now)
         return self._persist(msg, plan, live, now)

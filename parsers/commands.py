@@ -77,6 +77,11 @@ def _name(name: str, what: str) -> Check:
     return check
 
 
+def _answers(raw: str) -> tuple[str, ...] | str:
+    """No value: the list of saved answers, mailed to the agent."""
+    return () if not raw.strip() else f"#answers takes no value, {_not(raw)}"
+
+
 def _tags(raw: str) -> tuple[str, ...] | str:
     """Tags to add ("+a" or bare "a") and remove ("-b"), as "+a"/"-b"."""
     result: list[str] = []
@@ -117,6 +122,9 @@ def _not(raw: str) -> str:
 
 _CHECKS: dict[str, Check] = {
     "status": _choice("status", ("open", "pending", "resolved", "closed")),
+    # saved answers (daemon/answers.py): #answer may also stand on a line of its own below the text
+    "answer": _name("answer", "a saved answer's name"),
+    "answers": _answers,
     "tier": _choice("tier", ("1", "2", "3", "4")),
     "assign": _name("assign", "an agent name, 'me' or 'none'"),
     "priority": _choice("priority", ("low", "normal", "high", "urgent")),
@@ -132,6 +140,11 @@ COMMAND_NAMES: tuple[str, ...] = tuple(_CHECKS)
 def is_command_line(line: str) -> bool:
     """True when `line` (without its line break) is a command line, known or not."""
     return _COMMAND_RE.fullmatch(line) is not None
+
+
+def check_value(name: str, raw: str) -> tuple[str, ...] | str:
+    """The args of command `name` (known, lower-case) for the value text `raw`, or the error."""
+    return _CHECKS[name](raw)
 
 
 def parse_commands(

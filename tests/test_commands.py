@@ -211,6 +211,7 @@ def test_every_command_name_is_known() -> None:
     assert set(COMMAND_NAMES) == {
         "status", "tier", "assign", "priority", "queue", "tags", "merge",
         "comment", "vendor",
+        "answer", "answers",
     }  # fmt: skip
 
 

@@ -15,6 +15,8 @@ from tierdesk.parsers.commands import Command, CommandBlock, parse_commands
 from tierdesk.parsers.quotes import strip_quoted
 from tierdesk.parsers.sent_text import strip_sent
 from tierdesk.rules.guard import is_deliverable_address
+from tierdesk.rules.handling.agent_text import own_text_errors, with_saved_answer
+from tierdesk.rules.handling.answer_list import answers_listing
 from tierdesk.rules.handling.authority import authority_problem, refuse_claim
 from tierdesk.rules.handling.commands import (
     assignee_named,
@@ -84,12 +86,16 @@ def plan_agent_mail(
     if target.role == "vendor":
         return vendor_note(msg, agent, ticket, facts, settings)
     block = commands_of(msg)
+    own = new_text(block.body, facts)
     errors = [
         *block.errors,
         *check_commands(block.commands, settings.rules, ticket, facts.named_tickets),
+        *own_text_errors(block, own, facts.saved_answers, settings),
     ]
     if errors:
         return refuse(msg, agent, ticket, errors, settings)
+    if any(c.name == "answers" for c in block.commands):
+        return answers_listing(msg, agent, ticket, facts.saved_answers, settings)
     return act(msg, party, agent, ticket, block, facts, settings)
 
 
@@ -159,7 +165,7 @@ def act(
     cause = mail.message_id
     commands = {c.name: c for c in block.commands}
     note = party.target.is_note or "comment" in commands
-    text = new_text(block.body, facts)
+    text = with_saved_answer(new_text(block.body, facts), facts.saved_answers)
     actor = f"agent:{agent.name}"
     kind = "note" if note else "agent_reply"
     answered = not note and bool(text)

@@ -14,6 +14,7 @@ from tierdesk.parsers.authres import AuthResults
 from tierdesk.parsers.bounces import BounceReport
 from tierdesk.parsers.parsed import Classification, ParsedMail, SubjectInfo
 from tierdesk.parsers.reply_address import ReplyTarget
+from tierdesk.rules.handling.answer_facts import SavedAnswers
 from tierdesk.rules.model import Agent
 
 
@@ -130,6 +131,7 @@ class Facts:
     """What the database knows that a plan depends on."""
 
     match: ThreadMatch = NO_MATCH
+    saved_answers: SavedAnswers | None = None  # for an agent's mail that names them
     resolved_at: datetime | None = None  # of the matched ticket, for the reopen window
     participants: frozenset[str] = frozenset()  # of the matched ticket (address keys)
     open_tickets: tuple[TicketFacts, ...] = ()  # the sender's, for a status request
