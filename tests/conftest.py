@@ -79,6 +79,18 @@ def config(tmp_path: Path, db_url: str) -> Config:
 
 
 @pytest.fixture
+def config_file(tmp_path: Path, db_url: str) -> Path:
+    """A config file for the `tierdesk` command: support@example.com, tag ACME."""
+    path = tmp_path / "tierdesk.yaml"
+    path.write_text(
+        f"data_dir: {tmp_path / 'data'}\n"
+        f"storage:\n  url: {db_url}\n"
+        "support:\n  addresses: [support@example.com]\n  subject_tag: ACME\n"
+    )
+    return path
+
+
+@pytest.fixture
 def runtime(config: Config) -> Iterator[Runtime]:
     """An opened runtime (schema created) for in-process pipeline tests."""
     rt = open_runtime(config)

@@ -19,17 +19,6 @@ from tests.support.relay_sink import free_port
 TIERDESK = str(Path(sys.executable).parent / "tierdesk")
 
 
-@pytest.fixture
-def config_file(tmp_path: Path, db_url: str) -> Path:
-    path = tmp_path / "tierdesk.yaml"
-    path.write_text(
-        f"data_dir: {tmp_path / 'data'}\n"
-        f"storage:\n  url: {db_url}\n"
-        "support:\n  addresses: [support@example.com]\n  subject_tag: ACME\n"
-    )
-    return path
-
-
 def run(capsys, *args: str) -> tuple[int, str]:
     code = main(list(args))
     return code, capsys.readouterr().out

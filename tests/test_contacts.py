@@ -25,16 +25,6 @@ def desk(tmp_path, db_url, clock):
     yield from open_desk(tmp_path, db_url, clock=clock)
 
 
-@pytest.fixture
-def config_file(tmp_path, db_url):
-    path = tmp_path / "tierdesk.yaml"
-    path.write_text(
-        f"data_dir: {tmp_path / 'data'}\nstorage:\n  url: {db_url}\n"
-        "support:\n  addresses: [support@example.com]\n  subject_tag: ACME\n"
-    )
-    return path
-
-
 def contacts(capsys, config_file, *args: str) -> list[dict]:
     assert main(["contacts", "--config", str(config_file), "--json", *args]) == 0
     return json.loads(capsys.readouterr().out)

@@ -7,23 +7,11 @@ import email.policy
 import mailbox
 from pathlib import Path
 
-import pytest
 from tierdesk.daemon.cli import main
 
 from tests.conftest import FIXTURES
 
 FLOW = FIXTURES / "flow"
-
-
-@pytest.fixture
-def config_file(tmp_path: Path, db_url: str) -> Path:
-    path = tmp_path / "tierdesk.yaml"
-    path.write_text(
-        f"data_dir: {tmp_path / 'data'}\n"
-        f"storage:\n  url: {db_url}\n"
-        "support:\n  addresses: [support@example.com]\n  subject_tag: ACME\n"
-    )
-    return path
 
 
 def inject(config_file: Path, name: str, sender: str) -> None:
