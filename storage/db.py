@@ -31,6 +31,7 @@ SQLITE_PRAGMAS = {
 
 MAX_CONNECTIONS = 16
 POOL_WAIT_SECONDS = 30
+CONNECT_TIMEOUT_SECONDS = 10  # a storage URL's ?connect_timeout=N overrides it
 STALE_SECONDS = 600  # a connection this old is replaced when it comes back to the pool
 
 
@@ -160,6 +161,9 @@ def _open_postgres(url: str, max_connections: int) -> PostgresqlDatabase:
     parts = urlsplit(url)
     params: dict[str, str | int] = dict(parse_qsl(parts.query))
     schema = params.pop("schema", None)
+    # an unreachable host fails in seconds, not after the kernel's TCP retries
+    # (minutes): intake answers 451 and /healthz answers 503 meanwhile
+    params.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
     if schema:
         # a private schema per instance (the tests use one per test)
         params["options"] = f"-c search_path={schema}"
