@@ -14,6 +14,7 @@ from typing import Literal
 
 from tierdesk.daemon.config_digest import DigestConfig
 from tierdesk.daemon.config_metrics import MetricsConfig
+from tierdesk.daemon.config_notices import NoticesConfig
 from tierdesk.daemon.config_search import SearchConfig
 from tierdesk.daemon.config_transport import (
     ImapMailboxConfig,
@@ -339,6 +340,7 @@ class Config:
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     digest: DigestConfig = field(default_factory=DigestConfig)
+    notices: NoticesConfig = field(default_factory=NoticesConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     rules: Path | None = field(

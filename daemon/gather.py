@@ -28,13 +28,16 @@ from tierdesk.rules.handling.facts import (
     ThreadMatch,
     UnsignedAgent,
 )
+from tierdesk.rules.handling.files import wants_files
 from tierdesk.rules.handling.settings import Settings
 from tierdesk.rules.handling.thread import (
+    copied,
     is_a_status_request,
     strangers_stay_out,
     too_late_to_reopen,
 )
 from tierdesk.storage.bounces import latest_sent_to, sent_mail, times_written
+from tierdesk.storage.files import ticket_files
 from tierdesk.storage.participants import participants_of
 from tierdesk.storage.sql import Sql
 from tierdesk.storage.threads import (
@@ -48,6 +51,7 @@ from tierdesk.storage.threads import (
     thread_by_signature,
 )
 from tierdesk.storage.tickets import ticket_by_number
+from tierdesk.storage.watchers import bouncing_among, watchers_of
 
 HOUR = timedelta(hours=1)
 BOUNCE_LOOKBACK = timedelta(days=30)  # a bounce without VERP is about a recent mail
@@ -71,6 +75,11 @@ def gather(
         facts = _agent_facts(sql, msg, party)
     else:
         facts = _customer_facts(sql, msg, party, settings, now)
+    ticket = facts.match.ticket
+    if ticket is not None and wants_files(msg, party, settings):
+        facts = replace(facts, ticket_files=ticket_files(sql, ticket.id))
+    if isinstance(party, Customer) and (copies := copied(msg.mail, settings)):
+        facts = replace(facts, bouncing=bouncing_among(sql, copies))
     return msg, replace(facts, repeats=repeats, fingerprint=text)
 
 
@@ -84,6 +93,7 @@ def _agent_facts(sql: Sql, msg: Inbound, party: ClaimedAgent) -> Facts:
         named_tickets={n: t for n, t in named.items() if t is not None},
         last_customer_text=last_customer_text(sql, ticket.id) if ticket else "",
         sent_notices=notice_texts(sql, ticket.id) if ticket else (),
+        cc_watchers=watchers_of(sql, ticket.id) if ticket else (),
     )
 
 

@@ -103,6 +103,8 @@ def settings_of(config: Config, rules: RuleSet) -> Settings:
         participants_domain=trust.participants_domain,
         reply_address_max_age=float(trust.reply_address_max_age),
         key_grace=float(trust.key_grace),
+        attach_up_to=int(config.notices.attach_up_to),
+        files_per_mail=int(config.notices.files_per_mail),
     )
 
 

@@ -112,6 +112,29 @@ def _comment(raw: str) -> tuple[str, ...] | str:
     return () if not raw.strip() else f"#comment takes no value, {_not(raw)}"
 
 
+def _files(raw: str) -> tuple[str, ...] | str:
+    """No value: the ticket's files, mailed to the agent."""
+    return () if not raw.strip() else f"#files takes no value, {_not(raw)}"
+
+
+def _cc(raw: str) -> tuple[str, ...] | str:
+    """Customer watchers to add ("+a@b" or bare "a@b") and remove ("-a@b"), as "+a@b"/"-a@b"."""
+    result: list[str] = []
+    for word in _ARG_SPLIT_RE.split(raw.strip()):
+        if not word:
+            continue
+        sign, address = (word[0], word[1:]) if word[0] in "+-" else ("+", word)
+        address = address.strip("<>")
+        local, at, domain = address.rpartition("@")
+        if not (local and at and "." in domain):
+            return f"#cc: {word!r} is not an address; write +name@example.com or -name@example.com"
+        if sign + address not in result:
+            result.append(sign + address)
+    if not result:
+        return "#cc needs an address: +add@example.com -remove@example.com"
+    return tuple(result)
+
+
 def _not(raw: str) -> str:
     """The end of an error message about the value `raw`."""
     value = raw.strip()
@@ -133,6 +156,8 @@ _CHECKS: dict[str, Check] = {
     "merge": _merge,
     "comment": _comment,
     "vendor": _name("vendor", "a vendor name"),
+    "files": _files,
+    "cc": _cc,
 }
 COMMAND_NAMES: tuple[str, ...] = tuple(_CHECKS)
 

@@ -27,6 +27,7 @@ from tierdesk.rules.handling.plan import (
     ScoreBounce,
     SetField,
     SetStatus,
+    SetWatchers,
     StopFirstResponseClock,
     Touch,
 )
@@ -51,6 +52,7 @@ from tierdesk.storage.tickets import (
     ticket_by_id,
     touch,
 )
+from tierdesk.storage.watchers import set_watchers
 
 # changes after which the ticket is read again, so mails show it as it now is
 _RESHAPING = (SetStatus, SetField, MergeInto)
@@ -151,6 +153,8 @@ def apply_change(
             )
         case AddParticipants(addresses, role):
             add_participants(sql, ticket.id, addresses, role, now)
+        case SetWatchers(add, remove, actor):
+            set_watchers(sql, ticket.id, add, remove, actor, now)
         case SetStatus(status, actor, detail):
             change_status(sql, ticket.id, status, actor, sla_policies, now, detail)
         case SetField(field, value, actor, detail):

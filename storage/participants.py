@@ -11,8 +11,11 @@ from tierdesk.storage.text import address_column
 
 
 def participants_of(sql: Sql, ticket_id: int) -> frozenset[str]:
-    """The address keys of a ticket's participants."""
-    rows = sql.all("SELECT address FROM participant WHERE ticket_id = ?", ticket_id)
+    """The address keys of a ticket's participants (not watchers an agent removed)."""
+    rows = sql.all(
+        "SELECT address FROM participant WHERE ticket_id = ? AND role <> 'cc_removed'",
+        ticket_id,
+    )
     return frozenset(row[0] for row in rows)
 
 

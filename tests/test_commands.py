@@ -209,6 +209,7 @@ def test_command_in_both_subject_and_body_is_an_error() -> None:
 
 def test_every_command_name_is_known() -> None:
     assert set(COMMAND_NAMES) == {
+        "files", "cc",
         "status", "tier", "assign", "priority", "queue", "tags", "merge",
         "comment", "vendor",
         "answer", "answers",

@@ -58,6 +58,21 @@ def _recipient(address: str) -> tuple[str, bool]:
     return wire.address, wire.smtputf8
 
 
+def _copies(spec: MailSpec, recipient: str) -> tuple[list[str], bool]:
+    """The spec's Cc addresses as we write them (any we cannot write left off),
+    and whether one takes SMTPUTF8."""
+    written, utf8 = [], False
+    for copy in spec.cc:
+        try:
+            address, needs = _recipient(copy.key)
+        except CannotCompose:
+            continue
+        if address != recipient and address not in written:
+            written.append(address)
+            utf8 = utf8 or needs
+    return written, utf8
+
+
 class Composer:
     """Renders and assembles our mails for one configuration."""
 
@@ -123,6 +138,8 @@ class Composer:
         to_name = (
             safe_echo(spec.to.name, NAME_CHARS) if spec.echo_safe else spec.to.name
         )
+        copies, copies_utf8 = _copies(spec, recipient)
+        smtputf8 = smtputf8 or copies_utf8
         headers = [
             (
                 "From",
@@ -136,6 +153,8 @@ class Composer:
             ("Date", format_datetime(now)),
             ("Message-ID", f"<{message_id}>"),
         ]
+        if copies:  # the ticket's customer watchers: reply-all keeps them in
+            headers.insert(2, ("Cc", fold(", ".join(copies))))
         if thread.in_reply_to:
             headers.append(("In-Reply-To", f"<{thread.in_reply_to}>"))
         if thread.references:
@@ -167,7 +186,7 @@ class Composer:
             kind=spec.kind,
             message_id=message_id,
             mail_from=self.support.sender,
-            rcpt_tos=(recipient,),
+            rcpt_tos=(recipient, *copies),
             subject=subject,
             text=rendered.text,
             html=rendered.html,

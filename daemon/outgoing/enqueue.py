@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from tierdesk.daemon.outgoing.cc_limits import copied_within_limits
 from tierdesk.daemon.outgoing.compose import CannotCompose, Composer
 from tierdesk.daemon.outgoing.templating import TemplateFailure
 from tierdesk.rules.guard import over_limit
@@ -49,6 +50,7 @@ def queue_mails(
     """
     failures = []
     for spec in specs:
+        spec = copied_within_limits(sql, ticket, spec, now, limits, actor)
         problem = _refusal(sql, spec, now, limits) or _queue_one(
             sql, composer, ticket, spec, now
         )

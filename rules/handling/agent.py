@@ -52,6 +52,7 @@ from tierdesk.rules.handling.plan import (
     ignore,
 )
 from tierdesk.rules.handling.settings import Settings
+from tierdesk.rules.handling.watchers import cc_command_errors, with_watchers
 from tierdesk.rules.model import Agent
 
 
@@ -91,12 +92,14 @@ def plan_agent_mail(
         *block.errors,
         *check_commands(block.commands, settings.rules, ticket, facts.named_tickets),
         *own_text_errors(block, own, facts.saved_answers, settings),
+        *cc_command_errors(block.commands, ticket, settings),
     ]
     if errors:
         return refuse(msg, agent, ticket, errors, settings)
     if any(c.name == "answers" for c in block.commands):
         return answers_listing(msg, agent, ticket, facts.saved_answers, settings)
-    return act(msg, party, agent, ticket, block, facts, settings)
+    planned = act(msg, party, agent, ticket, block, facts, settings)
+    return with_watchers(planned, msg, agent, block, facts, settings)
 
 
 def new_text(text: str, facts: Facts) -> str:

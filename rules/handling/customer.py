@@ -36,8 +36,9 @@ from tierdesk.rules.handling.plan import (
     ignore,
 )
 from tierdesk.rules.handling.settings import Settings
-from tierdesk.rules.handling.thread import copied, is_a_status_request
+from tierdesk.rules.handling.thread import is_a_status_request
 from tierdesk.rules.handling.trust import sender_verification, unverified_reason
+from tierdesk.rules.handling.watchers import new_watchers
 from tierdesk.rules.sla import deadlines
 
 REOPENING_STATUSES = ("pending", "resolved")
@@ -221,7 +222,7 @@ def open_ticket(
         RecordEvent(actor, "created", routing_summary(msg.sender, decision)),
         AddParticipants((address_key(msg.sender),), "requester"),
     ]
-    if copies := copied(mail, settings):
+    if copies := new_watchers(msg, facts, settings):
         changes.append(AddParticipants(copies, "cc"))
     if facts.match.follows is not None:
         changes.append(FollowsUp(facts.match.follows, actor, facts.match.stranger))
@@ -236,7 +237,12 @@ def open_ticket(
     agents = watchers(settings.rules, decision.tier, decision.queue, decision.assignee)
     verified = sender_verification(mail, msg.envelope, settings) is not None
     mails += message_notices(
-        agents, "notify_new", mail, settings.default_language, verified=verified
+        agents,
+        "notify_new",
+        mail,
+        settings.default_language,
+        verified=verified,
+        attach_up_to=settings.attach_up_to,
     )
     return Plan(
         OutcomeKind.NEW_TICKET,
@@ -290,7 +296,7 @@ def join_ticket(msg: Inbound, facts: Facts, settings: Settings) -> Plan:
         changes.append(SetStatus("open", actor, "customer replied"))
     else:
         changes.append(Touch())
-    if person and not match.stranger and (copies := copied(msg.mail, settings)):
+    if person and not match.stranger and (copies := new_watchers(msg, facts, settings)):
         changes.append(AddParticipants(copies, "cc"))
     mails = []
     if person:
@@ -301,6 +307,7 @@ def join_ticket(msg: Inbound, facts: Facts, settings: Settings) -> Plan:
             msg.mail,
             settings.default_language,
             participant=not match.stranger,
+            attach_up_to=settings.attach_up_to,
         )
     return append(
         f"threaded by {match.via}" + (" (unverified)" if match.stranger else ""),

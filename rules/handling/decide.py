@@ -19,6 +19,7 @@ from tierdesk.rules.handling.facts import (
     Party,
     UnsignedAgent,
 )
+from tierdesk.rules.handling.files import plan_files_request
 from tierdesk.rules.handling.outcome import OutcomeKind
 from tierdesk.rules.handling.plan import (
     Change,
@@ -64,6 +65,8 @@ def plan_message(
     """Everything this message should change, decided from what we know."""
     if msg.bounce is not None and (bounced := plan_bounce(msg, facts, settings)):
         return bounced
+    if (files := plan_files_request(msg, party, facts, settings)) is not None:
+        return files  # support+files@ is for agents only: nobody else gets anything
     if isinstance(party, ClaimedAgent):
         plan = plan_agent_mail(msg, party, facts, settings, now)
     elif isinstance(party, UnsignedAgent):

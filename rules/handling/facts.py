@@ -12,7 +12,12 @@ from datetime import datetime
 
 from tierdesk.parsers.authres import AuthResults
 from tierdesk.parsers.bounces import BounceReport
-from tierdesk.parsers.parsed import Classification, ParsedMail, SubjectInfo
+from tierdesk.parsers.parsed import (
+    Classification,
+    MailAttachment,
+    ParsedMail,
+    SubjectInfo,
+)
 from tierdesk.parsers.reply_address import ReplyTarget
 from tierdesk.rules.handling.answer_facts import SavedAnswers
 from tierdesk.rules.model import Agent
@@ -143,3 +148,9 @@ class Facts:
     fingerprint: str = ""  # of what the sender wrote, to notice robots repeating it
     bounced: tuple[SentMail, ...] = ()  # the mails a bounce is about
     repeats: int = 0  # times the sender sent this same text within the repeat window
+    search_hits: tuple[Mapping[str, object], ...] = ()  # what an agent's search found
+    cc_watchers: tuple[str, ...] = ()  # customers copied on the ticket (address keys)
+    # the customers' files on the ticket, when the plan sends them
+    ticket_files: tuple[MailAttachment, ...] = ()
+    # of the people a mail copied, those that bounce: never watchers
+    bouncing: frozenset[str] = frozenset()

@@ -9,12 +9,14 @@ the ticket, its requester and our signed reply addresses when it renders.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from tierdesk.parsers.parsed import Address, MailAttachment, ParsedMail
 from tierdesk.parsers.quotes import strip_quoted
 from tierdesk.rules.guard import is_deliverable_address
 from tierdesk.rules.handling.facts import TicketFacts
+from tierdesk.rules.handling.file_sizes import carried
 from tierdesk.rules.handling.plan import MailSpec, ReplyAs, Thread
 from tierdesk.rules.model import Agent, RuleSet
 
@@ -143,12 +145,31 @@ def message_notices(
     language: str,
     participant: bool = True,
     verified: bool = True,
+    attach_up_to: int = 0,
 ) -> list[MailSpec]:
-    """Notices of a customer's message (new ticket or reply), with its new text only.
+    """Notices of a customer's message (new ticket or reply), with its new text only,
+    carrying its files up to `attach_up_to` bytes in all (above it: their sizes).
 
     `participant` False says plainly that the author does not belong on the ticket.
     """
-    names = [a.filename for a in mail.attachments if not a.inline]
+    files = [a for a in mail.attachments if not a.inline]
+    names = [a.filename for a in files]
+    attached, shown = carried(files, attach_up_to)
+    told = {"attachments": names, **shown}
+    return [
+        replace(spec, context={**spec.context, **told}, attachments=attached)
+        for spec in _notices(agents, template, mail, language, participant, verified)
+    ]
+
+
+def _notices(
+    agents: Sequence[Agent],
+    template: str,
+    mail: ParsedMail,
+    language: str,
+    participant: bool,
+    verified: bool,
+) -> list[MailSpec]:
     return [
         agent_notice(
             agent,
@@ -162,7 +183,6 @@ def message_notices(
             author_is_participant=participant,
             sender_verified=verified,
             text=strip_quoted(mail.text).strip() or "(no text)",
-            attachments=names,
         )
         for agent in agents
     ]

@@ -79,6 +79,7 @@ class MailSpec:
     echo_safe: bool = False
     author: str = ""  # the agent whose answer this relays (told if it bounces)
     fallback: MailSpec | None = None  # told, with `reason`, when this cannot go
+    cc: tuple[Address, ...] = ()  # the ticket's customer watchers, on the same mail
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,15 @@ class AddParticipants:
 
     addresses: tuple[str, ...]
     role: str  # requester, cc, agent, vendor
+
+
+@dataclass(frozen=True)
+class SetWatchers:
+    """An agent's `#cc`: customers copied on the ticket from now on (+), and no longer (-)."""
+
+    add: tuple[str, ...]
+    remove: tuple[str, ...]
+    actor: str
 
 
 @dataclass(frozen=True)
@@ -210,6 +220,7 @@ Change = (
     RecordEvent
     | FollowsUp
     | AddParticipants
+    | SetWatchers
     | MarkBounced
     | ScoreBounce
     | ForgiveBounces

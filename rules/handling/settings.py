@@ -61,6 +61,8 @@ class Settings:
     participants_domain: bool = True  # colleagues at a company domain (not gmail.com)
     reply_address_max_age: float = 90 * DAY
     key_grace: float = 30 * DAY
+    attach_up_to: int = 10 * 1024 * 1024  # notices carry attachments up to this total
+    files_per_mail: int = 15 * 1024 * 1024  # the most one mail of #files carries
 
     def trust_for(self, mailbox: str) -> IntakeTrust:
         """What to believe about mail that came in through `mailbox` ('' for the listener)."""
