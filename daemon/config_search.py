@@ -28,7 +28,3 @@ class SearchConfig:
         ),
         default=4,
     )
-    results_by_mail: int = field(
-        **described("tickets in the answer to a mail to support+search@"),
-        default=10,
-    )

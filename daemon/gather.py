@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from tierdesk.daemon.search_mail import with_search_hits
 from tierdesk.parsers.quotes import text_fingerprint
 from tierdesk.rules.handling.agent import tickets_named_by
 from tierdesk.rules.handling.bounces import (
@@ -80,6 +81,7 @@ def gather(
         facts = replace(facts, ticket_files=ticket_files(sql, ticket.id))
     if isinstance(party, Customer) and (copies := copied(msg.mail, settings)):
         facts = replace(facts, bouncing=bouncing_among(sql, copies))
+    facts = with_search_hits(sql, msg, party, settings, facts)
     return msg, replace(facts, repeats=repeats, fingerprint=text)
 
 

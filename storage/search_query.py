@@ -49,9 +49,40 @@ def _stamp(value: object) -> datetime | None:
 
 
 def _fts_match(terms: list[str], any_term: bool) -> str:
-    """An FTS5 MATCH expression: every term quoted (raw text is FTS5 syntax)."""
-    quoted = [f'"{t}"' + ("*" if is_prefix_term(t) else "") for t in terms]
-    return (" OR " if any_term else " ").join(quoted)
+    """An FTS5 MATCH expression: every term quoted (raw text is FTS5 syntax); a search
+    also matches longer stems, a look-up by likeness only the stems themselves."""
+    if any_term:
+        return " OR ".join(f'"{t}"' for t in terms)
+    return " ".join(f'"{t}"' + ("*" if is_prefix_term(t) else "") for t in terms)
+
+
+def _postings(sql: Sql, term: str, cap: int) -> int:
+    """In how many indexed messages `term` occurs, counted up to `cap` (cheap: it stops)."""
+    if sql.sqlite:
+        return sql.scalar(
+            f"SELECT count(*) FROM (SELECT 1 FROM {TABLE} WHERE {TABLE} MATCH ? LIMIT ?)",
+            f'"{term}"',
+            cap,
+        )
+    return sql.scalar(
+        f"SELECT count(*) FROM (SELECT 1 FROM {TABLE} WHERE document @@"
+        " (to_tsquery('english', ?) || to_tsquery('russian', ?)) LIMIT ?) s",
+        term,
+        term,
+        cap,
+    )
+
+
+def rare_terms(sql: Sql, terms: list[str], keep: int, cap: int) -> list[str]:
+    """The `keep` rarest of `terms` among those in fewer than `cap` messages.
+
+    Ranking costs one score per message that holds any term, so a word in
+    most tickets (a desk's "printer") would make every look-up read the
+    whole history; left out, a look-up costs at most keep x cap scores
+    however large the history grows.
+    """
+    counted = [(_postings(sql, t, cap), i, t) for i, t in enumerate(terms)]
+    return [t for n, _, t in sorted(c for c in counted if c[0] < cap)][:keep]
 
 
 def _pg_words(text: str, limit: int) -> list[str]:
@@ -67,8 +98,10 @@ def _pg_words(text: str, limit: int) -> list[str]:
 
 
 def _pg_tsquery(words: list[str], any_term: bool) -> str:
-    join = " | " if any_term else " & "
-    return join.join(f"{w}:*" if len(w) >= 4 and not w.isdigit() else w for w in words)
+    """to_tsquery text: any word (exact), or every word (also as a prefix of longer ones)."""
+    if any_term:
+        return " | ".join(words)
+    return " & ".join(f"{w}:*" if len(w) >= 4 and not w.isdigit() else w for w in words)
 
 
 def search(
@@ -78,17 +111,24 @@ def search(
     limit: int = 20,
     statuses: Collection[str] = (),
     queues: Collection[str] | None = None,
+    not_queues: Collection[str] = (),
     exclude_ticket: int | None = None,
     any_term: bool = False,
     max_terms: int = 12,
+    rare: tuple[int, int] | None = None,
 ) -> list[Hit]:
     """Tickets whose messages match `query`, best first, one row per ticket.
 
     Every word must match unless `any_term` (similar tickets: any, ranked).
-    `queues` None means every queue; merged tickets are left out.
+    `rare` (keep, cap): ask only for the rarest words (`rare_terms`).
+    `queues` None means every queue (less `not_queues`); merged tickets are left out.
     """
     terms = query_terms(query, max_terms)
-    if not terms:
+    words = terms if sql.sqlite else _pg_words(query, max_terms)
+    if rare is not None:
+        words = rare_terms(sql, words, *rare)
+        terms = words if sql.sqlite else query_terms(" ".join(words), max_terms)
+    if not terms or not words:
         return []
     where, params = ["t.merged_into IS NULL"], []
     if statuses:
@@ -99,6 +139,9 @@ def search(
             return []
         where.append(f"t.queue IN ({', '.join('?' * len(queues))})")
         params += list(queues)
+    if not_queues:
+        where.append(f"t.queue NOT IN ({', '.join('?' * len(not_queues))})")
+        params += list(not_queues)
     if exclude_ticket is not None:
         where.append("t.id <> ?")
         params.append(exclude_ticket)
@@ -112,14 +155,11 @@ def search(
             f"SELECT {columns}, bm25({TABLE}, 4.0, 1.0) AS score FROM {TABLE}"
             f" JOIN message m ON m.id = {TABLE}.rowid JOIN ticket t ON t.id = m.ticket_id"
             f" WHERE {TABLE} MATCH ? AND {' AND '.join(where)} ORDER BY score, m.id LIMIT ?",
-            _fts_match(terms, any_term),
+            _fts_match(words, any_term),
             *params,
             wanted,
         )
     else:
-        words = _pg_words(query, max_terms)
-        if not words:
-            return []
         tsquery = _pg_tsquery(words, any_term)
         rows = sql.all(
             "WITH q AS (SELECT to_tsquery('english', ?) || to_tsquery('russian', ?) AS q)"

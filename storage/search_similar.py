@@ -11,7 +11,8 @@ from tierdesk.storage.search_query import search
 from tierdesk.storage.sql import Sql
 
 SOLVED = ("resolved", "closed")
-LOOKUP_TERMS = 10  # the new ticket's first distinct words asked for: bounded cost
+LOOKUP_TERMS = 16  # the new ticket's first distinct words looked at
+RARE = (6, 1000)  # of them, the 6 rarest in fewer than 1,000 messages are asked for
 SIGNATURE = "--"
 
 
@@ -41,14 +42,15 @@ def similar_solved(
     hits = search(
         sql,
         text,
-        limit=limit + len(not_queues) * limit,
+        limit=limit,
         statuses=SOLVED,
         queues=queues,
+        not_queues=not_queues,
         exclude_ticket=ticket_id,
         any_term=True,
         max_terms=LOOKUP_TERMS,
+        rare=RARE,
     )
-    found = [h for h in hits if h.queue not in not_queues][:limit]
     return [
         Similar(
             h.number,
@@ -57,7 +59,7 @@ def similar_solved(
             h.resolved_at or h.updated_at,
             _answer(sql, h.number, answer_lines),
         )
-        for h in found
+        for h in hits
     ]
 
 

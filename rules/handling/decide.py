@@ -27,6 +27,7 @@ from tierdesk.rules.handling.plan import (
     Plan,
     RememberText,
 )
+from tierdesk.rules.handling.search_mail import plan_search_request
 from tierdesk.rules.handling.settings import Settings
 from tierdesk.rules.handling.trust import sender_verification
 
@@ -67,6 +68,8 @@ def plan_message(
         return bounced
     if (files := plan_files_request(msg, party, facts, settings)) is not None:
         return files  # support+files@ is for agents only: nobody else gets anything
+    if (search := plan_search_request(msg, party, facts, settings)) is not None:
+        return search  # support+search@ answers agents only: nobody else gets anything
     if isinstance(party, ClaimedAgent):
         plan = plan_agent_mail(msg, party, facts, settings, now)
     elif isinstance(party, UnsignedAgent):
