@@ -52,7 +52,7 @@ from tierdesk.storage.threads import (
     thread_by_signature,
 )
 from tierdesk.storage.tickets import ticket_by_number
-from tierdesk.storage.watchers import bouncing_among, watchers_of
+from tierdesk.storage.watchers import bounced_copy, bouncing_among, watchers_of
 
 HOUR = timedelta(hours=1)
 BOUNCE_LOOKBACK = timedelta(days=30)  # a bounce without VERP is about a recent mail
@@ -146,7 +146,8 @@ def _bounce_facts(sql: Sql, msg: Inbound, settings: Settings, now: datetime) -> 
     """
     assert msg.bounce is not None
     if msg.verp is not None:
-        found = [sent_mail(sql, msg.verp)]
+        failed = (*msg.bounce.permanent, *msg.bounce.temporary)
+        found = [bounced_copy(sql, sent_mail(sql, msg.verp), failed)]
     elif sent_to_a_bounce_address(msg.mail, msg.envelope, settings.own_addresses):
         found = []
     else:

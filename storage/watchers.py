@@ -7,11 +7,14 @@ copies them again does not bring them back; only `#cc +addr` does.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 
 from tierdesk.parsers.idn import UnwritableAddress, wire_address
 from tierdesk.rules.guard import address_key
+from tierdesk.rules.handling.facts import SentMail
 from tierdesk.storage.bounces import suppressed
 from tierdesk.storage.sql import Sql
 from tierdesk.storage.text import address_column
@@ -93,3 +96,18 @@ def copies_since(
         f'%"{wire}"%',
     )
     return (int(row[1] or 0), int(row[0] or 0)) if row else (0, 0)
+
+
+def bounced_copy(
+    sql: Sql, sent: SentMail | None, failed: tuple[str, ...]
+) -> SentMail | None:
+    """A bounce of a mail we copied watchers on is about the address it reports:
+    a watcher's bounce must not count against the customer the mail was to."""
+    keys = {address_key(a) for a in failed}
+    if sent is None or not keys or sent.recipient in keys:
+        return sent
+    recipients = sql.scalar("SELECT rcpt_tos FROM outbox WHERE id = ?", sent.id)
+    for address in json.loads(recipients or "[]"):
+        if address_key(address) in keys:
+            return replace(sent, recipient=address_key(address))
+    return sent

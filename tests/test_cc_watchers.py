@@ -7,7 +7,15 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
-from tierdesk.storage.models import BounceState, Event, Message, Participant, Ticket
+from tierdesk.storage.bounces import load_score
+from tierdesk.storage.models import (
+    BounceState,
+    Event,
+    Message,
+    OutboxItem,
+    Participant,
+    Ticket,
+)
 
 from tests.conftest import fixture_bytes
 from tests.support.desk import body, open_desk
@@ -162,3 +170,20 @@ def test_copying_a_victim_on_many_requests_mails_them_no_more_than_the_automatic
     # every requester still got their answer; the victim never an acknowledgement
     assert len(strict_desk.outbox("reply")) == 5
     assert all(copied(m) == [] for m in strict_desk.outbox("ack"))
+
+
+def test_a_watchers_bounce_counts_against_the_watcher_not_the_customer(desk):
+    desk.receive(fixture_bytes("watchers/request_cc_partner.eml"))
+    answer(desk, "Please check the fuser unit.")
+    verp = OutboxItem.get(OutboxItem.kind == "reply").mail_from
+    bounce = (
+        fixture_bytes("bounces/postfix.eml")
+        .replace(b"VERP_ADDRESS", verp.encode())
+        .replace(b"alice@customer.example", DAVE.encode())
+    )
+
+    desk.receive(bounce, rcpt=verp, sender="")
+
+    sql = desk.runtime.sql
+    assert load_score(sql, DAVE).score == 1.0
+    assert load_score(sql, "alice@customer.example").score == 0.0
