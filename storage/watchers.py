@@ -77,7 +77,7 @@ def copies_since(
     sql: Sql, address: str, hour_ago: datetime, day_ago: datetime
 ) -> tuple[int, int]:
     """How many of our mails copied `address` (Cc, as a ticket's watcher) in the last hour
-    and day; looked up through the tickets it watches, which the participant index finds."""
+    and day, looked up through the tickets it watches (only asked for a mail with Cc)."""
     key = address_key(address)
     try:
         wire = wire_address(key).address

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
+from tierdesk.parsers.commands import parse_commands
 from tierdesk.storage.bounces import load_score
 from tierdesk.storage.models import (
     BounceState,
@@ -187,3 +188,17 @@ def test_a_watchers_bounce_counts_against_the_watcher_not_the_customer(desk):
     sql = desk.runtime.sql
     assert load_score(sql, DAVE).score == 1.0
     assert load_score(sql, "alice@customer.example").score == 0.0
+
+
+def test_cc_takes_addresses_to_add_and_remove_and_refuses_anything_else():
+    ok = parse_commands("#cc +Dave@partner.example -erin@partner.example\n")
+    wrong = parse_commands("#cc dave\n")
+    empty = parse_commands("#cc\n")
+
+    assert ok.commands[0].args == ("+Dave@partner.example", "-erin@partner.example")
+    assert wrong.errors == (
+        "line 1: #cc: 'dave' is not an address; write +name@example.com or -name@example.com",
+    )
+    assert empty.errors == (
+        "line 1: #cc needs an address: +add@example.com -remove@example.com",
+    )
