@@ -91,11 +91,16 @@ def _command_at(
 
 def misplaced_error(found: Misplaced) -> str:
     """The refusal for one misplaced command: the line quoted, and the layout that works."""
-    layout = f"{found.command}\n\n{found.rest}" if found.rest else found.command
+    answer = found.command.lower().startswith("#answer")
+    if answer:  # the one command that goes below the text, on a line of its own
+        layout = f"{found.rest}\n\n{found.command}" if found.rest else found.command
+        where = "Put #answer on a line of its own, below your text"
+    else:
+        layout = f"{found.command}\n\n{found.rest}" if found.rest else found.command
+        where = "Put commands on their own lines at the very top of the reply, above your text"
     shown = "\n".join(f"      {line}" if line else "" for line in layout.splitlines())
     return (
         f'"{found.line}": {found.command} is a command, but it stands in your text, '
         "where it would go to the customer word for word and change nothing. "
-        "Put commands on their own lines at the very top of the reply, "
-        f"above your text:\n\n{shown}\n"
+        f"{where}:\n\n{shown}"
     )

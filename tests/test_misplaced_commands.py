@@ -7,7 +7,7 @@ hashtags, URLs, C# and quoted customer text stay text (parsers/misplaced_command
 from __future__ import annotations
 
 import pytest
-from tierdesk.parsers.misplaced_commands import find_misplaced
+from tierdesk.parsers.misplaced_commands import find_misplaced, misplaced_error
 from tierdesk.storage.models import Ticket
 
 from tests.conftest import fixture_bytes
@@ -99,3 +99,13 @@ def test_prose_that_only_looks_like_a_command_stays_text(prose):
 def test_a_command_with_a_value_it_takes_is_found_anywhere_in_the_text(text, command):
     [found] = find_misplaced(text, KNOWN)
     assert found.command == command
+
+
+def test_answer_inside_a_sentence_is_shown_on_a_line_of_its_own_below_the_text():
+    [found] = find_misplaced(
+        "Try this first: #answer restart_router please.", {"answer": {"restart_router"}}
+    )
+
+    error = misplaced_error(found)
+    assert "Put #answer on a line of its own, below your text" in error
+    assert "      Try this first: please.\n\n      #answer restart_router" in error
