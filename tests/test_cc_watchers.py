@@ -51,9 +51,12 @@ def answer(desk, text: str, mid: str = "a1"):
     return desk.outbox()[before:]
 
 
-def reply_all(answer_mail) -> bytes:
-    """Dave's Outlook reply-all to our answer: To our Reply-To, Cc the customer."""
-    raw = fixture_bytes("watchers/partner_reply_all_outlook.eml").decode()
+def reply_all(
+    answer_mail, fixture: str = "watchers/partner_reply_all_outlook.eml"
+) -> bytes:
+    """A reply-all to our answer (by default Dave's, from Outlook: To our Reply-To,
+    Cc the customer)."""
+    raw = fixture_bytes(fixture).decode()
     references = answer_mail["References"] or ""
     own = answer_mail["Message-ID"].strip("<>")
     for name, value in {
@@ -202,3 +205,15 @@ def test_cc_takes_addresses_to_add_and_remove_and_refuses_anything_else():
     assert empty.errors == (
         "line 1: #cc needs an address: +add@example.com -remove@example.com",
     )
+
+
+def test_the_customers_reply_all_keeps_the_colleague_on_the_next_answer_once(desk):
+    desk.receive(fixture_bytes("watchers/request_cc_partner.eml"))
+    [reply] = answer(desk, "Please check the fuser unit.")
+
+    thunderbird = "watchers/customer_reply_all_thunderbird.eml"
+    outcome = desk.receive(reply_all(reply, thunderbird))
+    [next_answer] = answer(desk, "Then it is the sensor; a technician comes.", "a2")
+
+    assert outcome.kind == "appended" and outcome.ticket == 1
+    assert copied(next_answer) == [DAVE]
