@@ -19,7 +19,12 @@ from pathlib import Path
 
 from jinja2 import FileSystemLoader, TemplateError, TemplateSyntaxError
 from tierdesk.daemon.config import Config
-from tierdesk.daemon.outgoing.templating import Templates, builtin_templates_dir
+from tierdesk.daemon.outgoing.templating import (
+    MAX_RENDERED_CHARS,
+    MAX_TEMPLATE_BYTES,
+    Templates,
+    builtin_templates_dir,
+)
 from tierdesk.daemon.snapshot import Snapshot
 from tierdesk.rules.handling.agent import commands_of, new_text
 from tierdesk.rules.handling.agent_text import answer_named, mentions_answers
@@ -97,12 +102,19 @@ class AnswerBook:
         """One answer rendered; raises TemplateError with the file's line in it."""
         path = self._files[(name, lang)]
         env = Templates._environment(FileSystemLoader(str(path.parent)))
+        if path.stat().st_size > MAX_TEMPLATE_BYTES:
+            raise TemplateError(f"{path}: larger than {MAX_TEMPLATE_BYTES} bytes")
         try:
-            return env.get_template(path.name).render(context).strip()
+            rendered = env.get_template(path.name).render(context)
         except TemplateSyntaxError:
             raise
         except TemplateError as exc:
             raise TemplateError(f"{path}:{_error_line(exc, path)}: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise TemplateError(
+                f"{path}: not UTF-8 ({exc.reason}); save it as UTF-8"
+            ) from exc
+        return rendered[:MAX_RENDERED_CHARS].strip()
 
 
 def _error_line(exc: BaseException, path: Path) -> int | str:
@@ -137,9 +149,12 @@ def saved_answers_for(
     """The saved answers an agent's mail names (`#answer`, `#answers`), gathered for its plan."""
     ticket = facts.match.ticket
     agent = party.agent if isinstance(party, ClaimedAgent) else None
-    if agent is None or ticket is None or not mentions_answers(msg.mail.text):
+    if agent is None or ticket is None:
         return facts
     block = commands_of(msg)
+    in_block = any(c.name in ("answer", "answers") for c in block.commands)
+    if not in_block and not mentions_answers(msg.mail.text):
+        return facts
     book = AnswerBook(live.config.templates_dir, live.settings.default_language)
     found = SavedAnswers(entries=book.entries())
     name = answer_named(block, new_text(block.body, facts))

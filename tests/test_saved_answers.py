@@ -119,3 +119,21 @@ def test_answers_check_reports_each_broken_answer_with_file_and_line(
 def test_answers_check_passes_on_the_shipped_answers(tmp_path, db_url, capsys):
     assert answers_check(argparse.Namespace(), make_config(tmp_path, db_url)) == 0
     assert "0 broken" in capsys.readouterr().out
+
+
+def test_answer_named_in_the_subject_like_any_command(desk):
+    new_ticket(desk)
+
+    desk.receive(
+        desk.agent_mail(
+            "alice@acme.example",
+            alice_reply_to(desk),
+            "",
+            subject="Re: printer [answer=Restart_Router;status=pending]",
+        )
+    )
+
+    [answer] = desk.outbox("reply")
+    assert "please restart your router" in body(answer)
+    assert "We need your answer to continue with ticket 1" in body(answer)
+    assert desk.outbox("pending") == []

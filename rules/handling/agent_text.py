@@ -37,8 +37,9 @@ def answer_named(block: CommandBlock, own_text: str) -> str | None:
     """The saved answer an agent's mail names: in the command block or on a line of its own."""
     for command in block.commands:
         if command.name == "answer":
-            return command.args[0]
-    return answer_line(own_text)[1]
+            return command.args[0].lower()  # the files' names are lower-case
+    name = answer_line(own_text)[1]
+    return name.lower() if name else None
 
 
 def mentions_answers(text: str) -> bool:
