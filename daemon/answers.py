@@ -152,12 +152,13 @@ def saved_answers_for(
     if agent is None or ticket is None:
         return facts
     block = commands_of(msg)
+    own = new_text(block.body, facts)  # our notices' footers name #answer too
     in_block = any(c.name in ("answer", "answers") for c in block.commands)
-    if not in_block and not mentions_answers(msg.mail.text):
+    if not in_block and not mentions_answers(own):
         return facts
     book = AnswerBook(live.config.templates_dir, live.settings.default_language)
     found = SavedAnswers(entries=book.entries())
-    name = answer_named(block, new_text(block.body, facts))
+    name = answer_named(block, own)
     if name is not None:
         found = replace(found, named=name, problem=_not_found(name, found))
         lang = book.language_for(name, ticket.language)
