@@ -23,6 +23,9 @@ from tierdesk.storage.search import TABLE
 from tierdesk.storage.sql import Sql
 
 CANDIDATES_PER_RESULT = 20  # best messages read per ticket wanted, before grouping
+RARE_CANDIDATES = (
+    200  # a look-up by likeness joins and filters only these best messages
+)
 
 
 @dataclass(frozen=True)
@@ -116,11 +119,13 @@ def search(
     any_term: bool = False,
     max_terms: int = 12,
     rare: tuple[int, int] | None = None,
+    snippets: bool = True,
 ) -> list[Hit]:
     """Tickets whose messages match `query`, best first, one row per ticket.
 
     Every word must match unless `any_term` (similar tickets: any, ranked).
-    `rare` (keep, cap): ask only for the rarest words (`rare_terms`).
+    `rare` (keep, cap): ask only for the rarest words (`rare_terms`); without
+    `snippets` the hits' snippets are empty (cutting one reads the whole text).
     `queues` None means every queue (less `not_queues`); merged tickets are left out.
     """
     terms = query_terms(query, max_terms)
@@ -150,11 +155,16 @@ def search(
         " m.id, m.subject, m.text"
     )
     wanted = limit * CANDIDATES_PER_RESULT
+    # a look-up by likeness ranks the index alone and joins only its best
+    # candidates: joining every match first costs a row look-up per match
+    shortlist = f" LIMIT {RARE_CANDIDATES}" if rare is not None else ""
     if sql.sqlite:
         rows = sql.all(
-            f"SELECT {columns}, bm25({TABLE}, 4.0, 1.0) AS score FROM {TABLE}"
-            f" JOIN message m ON m.id = {TABLE}.rowid JOIN ticket t ON t.id = m.ticket_id"
-            f" WHERE {TABLE} MATCH ? AND {' AND '.join(where)} ORDER BY score, m.id LIMIT ?",
+            f"SELECT {columns}, f.score FROM (SELECT rowid AS id,"
+            f" bm25({TABLE}, 4.0, 1.0) AS score FROM {TABLE} WHERE {TABLE} MATCH ?"
+            f" ORDER BY score{shortlist}) f JOIN message m ON m.id = f.id"
+            f" JOIN ticket t ON t.id = m.ticket_id WHERE {' AND '.join(where)}"
+            " ORDER BY f.score, m.id LIMIT ?",
             _fts_match(words, any_term),
             *params,
             wanted,
@@ -162,12 +172,12 @@ def search(
     else:
         tsquery = _pg_tsquery(words, any_term)
         rows = sql.all(
-            "WITH q AS (SELECT to_tsquery('english', ?) || to_tsquery('russian', ?) AS q)"
-            f" SELECT {columns}, -ts_rank(s.document, q.q) AS score"
-            f" FROM q, {TABLE} s JOIN message m ON m.id = s.message_id"
-            " JOIN ticket t ON t.id = m.ticket_id"
-            f" WHERE s.document @@ q.q AND {' AND '.join(where)}"
-            " ORDER BY score, m.id LIMIT ?",
+            "WITH q AS (SELECT to_tsquery('english', ?) || to_tsquery('russian', ?) AS q),"
+            " f AS (SELECT s.message_id AS id, -ts_rank(s.document, q.q) AS score"
+            f" FROM q, {TABLE} s WHERE s.document @@ q.q ORDER BY score{shortlist})"
+            f" SELECT {columns}, f.score FROM f JOIN message m ON m.id = f.id"
+            f" JOIN ticket t ON t.id = m.ticket_id WHERE {' AND '.join(where)}"
+            " ORDER BY f.score, m.id LIMIT ?",
             tsquery,
             tsquery,
             *params,
@@ -199,7 +209,7 @@ def search(
             _stamp(resolved),
             mid,
             float(score),
-            snippet(text or msubj or "", terms),
+            snippet(text or msubj or "", terms) if snippets else "",
         )
         if len(hits) >= limit:
             break

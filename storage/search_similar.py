@@ -11,8 +11,8 @@ from tierdesk.storage.search_query import search
 from tierdesk.storage.sql import Sql
 
 SOLVED = ("resolved", "closed")
-LOOKUP_TERMS = 16  # the new ticket's first distinct words looked at
-RARE = (6, 1000)  # of them, the 6 rarest in fewer than 1,000 messages are asked for
+LOOKUP_TERMS = 12  # the new ticket's first distinct words looked at
+RARE = (4, 1000)  # of them, the 4 rarest in fewer than 1,000 messages are asked for
 SIGNATURE = "--"
 
 
@@ -50,6 +50,7 @@ def similar_solved(
         any_term=True,
         max_terms=LOOKUP_TERMS,
         rare=RARE,
+        snippets=False,
     )
     return [
         Similar(
