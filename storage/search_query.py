@@ -77,15 +77,21 @@ def _postings(sql: Sql, term: str, cap: int) -> int:
 
 
 def rare_terms(sql: Sql, terms: list[str], keep: int, cap: int) -> list[str]:
-    """The `keep` rarest of `terms` among those in fewer than `cap` messages.
+    """The first `keep` of `terms` (in their order: the subject's come first) that
+    occur in fewer than `cap` messages.
 
     Ranking costs one score per message that holds any term, so a word in
     most tickets (a desk's "printer") would make every look-up read the
     whole history; left out, a look-up costs at most keep x cap scores
-    however large the history grows.
+    however large the history grows. bm25 and ts_rank weigh the rest.
     """
-    counted = [(_postings(sql, t, cap), i, t) for i, t in enumerate(terms)]
-    return [t for n, _, t in sorted(c for c in counted if c[0] < cap)][:keep]
+    kept: list[str] = []
+    for term in terms:
+        if _postings(sql, term, cap) < cap:
+            kept.append(term)
+            if len(kept) >= keep:
+                break
+    return kept
 
 
 def _pg_words(text: str, limit: int) -> list[str]:

@@ -76,3 +76,20 @@ def test_similar_tickets_are_off_with_zero(tmp_path, db_url):
         _solved_paper_jam(desk)
         desk.receive(fixture_bytes("search/paper_jam_again.eml"))
         assert "Similar solved" not in body(desk.notice_for("alice@acme.example"))
+
+
+def test_the_exact_earlier_duplicate_is_listed_first(desk):
+    jam = _solved_paper_jam(desk)
+    toner = desk.receive(fixture_bytes("search/toner.eml")).ticket  # "a paper jam too"
+    reply_to = desk.notice_for("alice@acme.example")["Reply-To"].addresses[0].addr_spec
+    answer = "#status resolved\n\nWe sent you a new toner cartridge.\n"
+    desk.receive(desk.agent_mail("alice@acme.example", reply_to, answer, mid="tn-a"))
+
+    desk.receive(fixture_bytes("search/paper_jam_again.eml"))
+
+    notice = body(desk.notice_for("alice@acme.example"))
+    listed = notice.split("Similar solved tickets:\n", 1)[1].split("\n--\n")[0]
+    numbers = [
+        line.split()[0] for line in listed.splitlines() if line.startswith("  #")
+    ]
+    assert numbers == [f"#{jam}", f"#{toner}"]
