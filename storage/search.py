@@ -111,10 +111,17 @@ def rebuild_search_index(db: Database) -> int:
             db.execute_sql(f"INSERT INTO {TABLE} ({TABLE}) VALUES ('delete-all')")
         else:
             db.execute_sql(f"DELETE FROM {TABLE}")
-        return fill_search_index(db)
+        count = fill_search_index(db)
+        if not is_sqlite(db):
+            db.execute_sql(f"ANALYZE {TABLE}")
+        return count
 
 
 def migrate_to_search(db: Database) -> None:
     """Schema step 10: the full-text index, filled with the messages stored so far."""
     create_search_index(db)
     fill_search_index(db)
+    if not is_sqlite(
+        db
+    ):  # the look-ups read which words are common from its statistics
+        db.execute_sql(f"ANALYZE {TABLE}")

@@ -93,3 +93,21 @@ def test_the_exact_earlier_duplicate_is_listed_first(desk):
         line.split()[0] for line in listed.splitlines() if line.startswith("  #")
     ]
     assert numbers == [f"#{jam}", f"#{toner}"]
+
+
+def test_words_in_most_messages_are_left_out_of_the_look_up(desk):
+    """On PostgreSQL the look-up reads which words are common from ANALYZE's figures;
+    on SQLite it counts them (up to the cap)."""
+    from tierdesk.storage.search_query import _pg_common_words, rare_terms
+
+    _solved_paper_jam(desk)
+    desk.receive(fixture_bytes("search/toner.eml"))
+    sql = desk.runtime.sql
+    if not sql.sqlite:
+        sql.run("ANALYZE message_search")
+        assert _pg_common_words(sql, ["copier"], 2) == {"copier"}  # from the statistics
+    terms = ["copier", "toner"]  # stems on SQLite, words on PostgreSQL: the same here
+
+    # "copier" is in both messages, "toner" in one: with a cap of 2, one is common
+    assert rare_terms(sql, terms, keep=6, cap=2) == ["toner"]
+    assert rare_terms(sql, terms, keep=6, cap=3) == ["copier", "toner"]
