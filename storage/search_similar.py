@@ -12,7 +12,8 @@ from tierdesk.storage.sql import Sql
 
 SOLVED = ("resolved", "closed")
 LOOKUP_TERMS = 12  # the new ticket's first distinct words looked at
-RARE = (6, 1000)  # of them, the first 6 found in fewer than 1,000 messages are asked for
+# of them, the first 6 found in fewer than 1,000 messages are asked for
+RARE = (6, 1000)
 SIGNATURE = "--"
 
 
