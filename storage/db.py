@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,22 @@ class SerializedSqliteDatabase(StorableText, SqliteDatabase):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._write_lock = threading.RLock()
+        self._at_commit = threading.local()  # per connection, as peewee's are
+
+    def at_commit(
+        self, flush: Callable[[SqliteDatabase, list[Any]], None], row: Any
+    ) -> None:
+        """Hand `row` to `flush` just before this thread's transaction commits.
+
+        For the full-text index: FTS5 writes its pending terms out as a new
+        segment at every SAVEPOINT, which the pipeline opens per message
+        (measured: 9 ms a message at 133,000 indexed messages, against
+        0.04 ms when the rows go in once, after the last savepoint).
+        """
+        pending = getattr(self._at_commit, "rows", None)
+        if pending is None:
+            pending = self._at_commit.rows = {}
+        pending.setdefault(flush, []).append(row)
 
     def begin(self, lock_type: str | None = None) -> None:
         self._write_lock.acquire()
@@ -132,14 +149,20 @@ class SerializedSqliteDatabase(StorableText, SqliteDatabase):
 
     def commit(self) -> None:
         try:
+            pending = getattr(self._at_commit, "rows", None)
+            if pending:
+                for flush, rows in pending.items():
+                    flush(self, rows)
             super().commit()
         finally:
+            self._at_commit.rows = None
             self._release()
 
     def rollback(self) -> None:
         try:
             super().rollback()
         finally:
+            self._at_commit.rows = None
             self._release()
 
     def _release(self) -> None:

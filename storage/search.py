@@ -50,19 +50,24 @@ def create_search_index(db: Database) -> None:
 
 
 def index_message(
-    sql: Sql, message_id: int, kind: str, subject: str, text: str
+    sql: Sql, message_id: int, kind: str, subject: str, text: str, deferred: bool = True
 ) -> None:
-    """Index one stored message (inside the transaction that stored it)."""
+    """Index one stored message (inside the transaction that stored it).
+
+    On SQLite the row goes in when that transaction commits, after its last
+    savepoint (`SerializedSqliteDatabase.at_commit`): still the same
+    transaction, and a message whose savepoint was rolled back is left out.
+    """
     if kind not in INDEXED_KINDS:
         return
     text = text[:MAX_INDEXED_CHARS]
     if sql.sqlite:
-        sql.run(
-            f"INSERT INTO {TABLE} (rowid, subject, body) VALUES (?, ?, ?)",
-            message_id,
-            indexed_text(subject),
-            indexed_text(text),
-        )
+        row = (message_id, indexed_text(subject), indexed_text(text))
+        at_commit = getattr(sql.db, "at_commit", None)
+        if deferred and at_commit is not None and sql.db.in_transaction():
+            at_commit(_insert_sqlite_rows, row)
+        else:
+            _insert_sqlite_rows(sql.db, [row])
         return
     config = PG_CONFIGS[text_language(f"{subject}\n{text}")]
     sql.run(
@@ -76,6 +81,26 @@ def index_message(
         config,
         text,
     )
+
+
+def _insert_sqlite_rows(db: Database, rows: list[tuple[int, str, str]]) -> None:
+    """Index rows whose message is still there (a rolled-back savepoint took its own)."""
+    ids = [row[0] for row in rows]
+    kept = set()
+    for first in range(0, len(ids), 500):
+        chunk = ids[first : first + 500]
+        marks = ", ".join("?" * len(chunk))
+        kept.update(
+            r[0]
+            for r in db.execute_sql(
+                f"SELECT id FROM message WHERE id IN ({marks})", chunk
+            )
+        )
+    for row in rows:
+        if row[0] in kept:
+            db.execute_sql(
+                f"INSERT INTO {TABLE} (rowid, subject, body) VALUES (?, ?, ?)", row
+            )
 
 
 def _messages(db: Database) -> Iterator[list[tuple[int, str, str, str]]]:
@@ -99,7 +124,8 @@ def fill_search_index(db: Database) -> int:
     count = 0
     for batch in _messages(db):
         for message_id, kind, subject, text in batch:
-            index_message(sql, message_id, kind, subject or "", text or "")
+            # no savepoints here: straight in, not held in memory to the commit
+            index_message(sql, message_id, kind, subject or "", text or "", False)
         count += len(batch)
     return count
 
