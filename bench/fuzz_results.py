@@ -3,6 +3,7 @@ two databases can be compared value for value."""
 
 from __future__ import annotations
 
+import email
 import hashlib
 import re
 from collections import Counter
@@ -17,6 +18,11 @@ CRASH_REASON = "fuzz harness: exception escaped the pipeline:"
 # an exception the pipeline caught and quarantined the message for: a bug all the same
 PIPELINE_ERROR = "pipeline error:"
 _BOUNDARY = re.compile(rb"=_tierdesk_[0-9a-f]+")
+# a notice's similar solved tickets (templates/*/notify_new.txt): its heading and indented rows
+_ENCODING = "content-transfer-encoding"
+_SIMILAR_BLOCK = re.compile(
+    r"\r?\n(?:Similar solved tickets|Похожие решённые заявки):\r?\n(?: {2}[^\n]*\n)*"
+)
 
 
 @dataclass(frozen=True)
@@ -148,7 +154,25 @@ def history(sql: Sql, ticket_id: int | None, instance: str) -> tuple[str, ...]:
 def _without_instance(raw: bytes, instance: str) -> str:
     """A digest of a rendered mail with this database's instance id taken out."""
     raw = _BOUNDARY.sub(b"=_tierdesk_", raw.replace(instance.encode(), b"INSTANCE"))
-    return hashlib.sha256(raw).hexdigest()
+    return hashlib.sha256(_without_similar_tickets(raw)).hexdigest()
+
+
+def _without_similar_tickets(raw: bytes) -> bytes:
+    """A mail's headers and decoded parts, a notice's similar solved tickets taken out.
+
+    Each database ranks with its own engine and tokeniser (PostgreSQL reads
+    "text/plain" as one word, SQLite as two), so which earlier tickets are
+    alike may differ, and with them a part's transfer encoding; nothing else may.
+    """
+    parts = []
+    for part in email.message_from_bytes(raw).walk():
+        head = [(k, v) for k, v in part.items() if k.lower() != _ENCODING]
+        payload = part.get_payload(decode=True)
+        if payload is not None and part.get_content_type() == "text/plain":
+            text = payload.decode(part.get_content_charset() or "utf-8", "replace")
+            payload = _SIMILAR_BLOCK.sub("", text).encode("utf-8", "surrogatepass")
+        parts.append((head, payload))
+    return repr(parts).encode("utf-8", "surrogatepass")
 
 
 def stored(sql: Sql, spool_id: int) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from tierdesk.daemon.snapshot import Snapshot
 from tierdesk.rules.handling.facts import TicketFacts
+from tierdesk.rules.handling.mails import NO_TEXT
 from tierdesk.rules.handling.plan import MailSpec
 from tierdesk.rules.model import RuleSet
 from tierdesk.storage.clock import to_naive_utc
@@ -62,7 +63,9 @@ def with_similar_tickets(
             out.append(spec)
             continue
         if found is None:  # once per ticket: every recipient reads the same queues
-            text = f"{ticket.subject}\n{spec.context.get('text', '')}"
+            # the notice's placeholder for an empty message is not the customer's words
+            body = str(spec.context.get("text", ""))
+            text = f"{ticket.subject}\n{'' if body == NO_TEXT else body}"
             found = [
                 _row(s, now)
                 for s in similar_solved(

@@ -111,3 +111,18 @@ def test_words_in_most_messages_are_left_out_of_the_look_up(desk):
     # "copier" is in both messages, "toner" in one: with a cap of 2, one is common
     assert rare_terms(sql, terms, keep=6, cap=2) == ["toner"]
     assert rare_terms(sql, terms, keep=6, cap=3) == ["copier", "toner"]
+
+
+def test_a_message_without_text_is_not_looked_up_by_the_notices_placeholder(desk):
+    garbled = desk.receive(fixture_bytes("search/garbled_display.eml")).ticket
+    reply_to = desk.notice_for("alice@acme.example")["Reply-To"].addresses[0].addr_spec
+    answer = "#status resolved\n\nWe replaced the display cable.\n"
+    desk.receive(desk.agent_mail("alice@acme.example", reply_to, answer, mid="gd-a"))
+    assert Ticket.get(Ticket.number == garbled).status == "resolved"
+
+    # only a picture: the notice says "(no text)", and "text" is in the solved ticket
+    desk.receive(fixture_bytes("search/photo_only.eml"))
+
+    notice = body(desk.notice_for("alice@acme.example"))
+    assert "(no text)" in notice
+    assert "Similar solved tickets" not in notice

@@ -21,6 +21,7 @@ from tierdesk.rules.handling.plan import MailSpec, ReplyAs, Thread
 from tierdesk.rules.model import Agent, RuleSet
 
 EXCERPT_CHARS = 3000
+NO_TEXT = "(no text)"  # what a notice shows of a message without text
 CUSTOMER = ReplyAs("customer")
 
 
@@ -182,7 +183,7 @@ def _notices(
             author_email=mail.from_.key if mail.from_ else "",
             author_is_participant=participant,
             sender_verified=verified,
-            text=strip_quoted(mail.text).strip() or "(no text)",
+            text=strip_quoted(mail.text).strip() or NO_TEXT,
         )
         for agent in agents
     ]
@@ -207,7 +208,7 @@ def note_notices(
             f"{agent.name} watches the ticket",
             mode="note",
             author=author,
-            text=text or "(no text)",
+            text=text or NO_TEXT,
             attachments=attachments,
         )
         for agent in agents
