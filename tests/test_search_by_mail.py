@@ -61,3 +61,32 @@ def test_an_agent_finds_no_ticket_of_a_queue_they_may_not_read(desk):
     [answer] = desk.outbox("search_results")
     assert answer["Subject"] == "Search: paper jam tray (0 found)"
     assert 'No ticket matches "paper jam tray".' in body(answer)
+
+
+def test_a_forged_agent_address_gets_no_results_sent_anywhere(desk):
+    """Mallory writes Alice's address in From to read the desk through Alice's mailbox
+    (or to flood it): the envelope sender is not Alice, so nothing is searched or sent."""
+    desk.receive(fixture_bytes("search/paper_jam.eml"))
+    before = len(desk.outbox())
+
+    outcome = desk.receive(
+        fixture_bytes("search/forged_agent_search.eml"),
+        sender="mallory@attacker.example",
+    )
+
+    assert outcome.kind == "ignored"
+    assert "not verified" in outcome.reason
+    assert desk.outbox("search_results") == []
+    assert len(desk.outbox()) == before
+
+
+def test_an_agents_auto_reply_to_support_search_gets_no_answer(desk):
+    """Alice's out-of-office answering a mail from support+search@ must not start a loop."""
+    desk.receive(fixture_bytes("search/paper_jam.eml"))
+    before = len(desk.outbox())
+
+    outcome = desk.receive(fixture_bytes("search/agent_vacation_search.eml"))
+
+    assert outcome.kind == "ignored"
+    assert desk.outbox("search_results") == []
+    assert len(desk.outbox()) == before
