@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from tierdesk.daemon.outgoing.enqueue import queue_mails
 from tierdesk.daemon.snapshot import Snapshot
-from tierdesk.parsers.parsed import Classification, MailKind
+from tierdesk.parsers.parsed import Address, Classification, MailKind
 from tierdesk.rules.guard import automatic_mail_refusal
 from tierdesk.rules.handling.facts import TicketFacts
 from tierdesk.rules.handling.mails import agent_notice, customer_status, requester_of
@@ -24,6 +24,7 @@ from tierdesk.storage import sla as queries
 from tierdesk.storage.changes import change_field, change_status
 from tierdesk.storage.sql import Sql
 from tierdesk.storage.tickets import record_event
+from tierdesk.storage.watchers import watchers_of
 
 log = logging.getLogger("tierdesk.sla")
 HUMAN = Classification(MailKind.HUMAN)
@@ -183,7 +184,10 @@ class SlaSweeper:
                 "closed after the quiet days",
                 self._thread(ticket),
             )
-            self._queue(ticket, [closed], now)
+            # the customer's watchers get the status mails an agent causes; this one too
+            # (each copy within its limits, bouncing addresses left off, at queueing)
+            watching = tuple(Address("", a) for a in watchers_of(self.sql, ticket.id))
+            self._queue(ticket, [replace(closed, cc=watching)], now)
         report.closed.append(ticket.number)
 
     def _notify_agents(

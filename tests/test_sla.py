@@ -225,3 +225,19 @@ def test_customer_reply_reopens_a_resolved_ticket_so_it_is_not_closed(desk):
     reopened = Ticket.get_by_id(ticket.id)
     assert (reopened.status, reopened.resolved_at) == ("open", None)
     assert desk.sweep(datetime(2026, 1, 25, 10, 0, tzinfo=BERLIN)).closed == []
+
+
+def test_the_closing_status_mail_copies_the_customers_watchers(desk):
+    """Dave, copied on the request, got the answer and the resolution; the close too."""
+    outcome = desk.process(fixture_bytes("watchers/request_cc_partner.eml"))
+    ticket = Ticket.get(Ticket.number == outcome.ticket)
+    resolved = datetime(2026, 1, 12, 10, 0, tzinfo=BERLIN)
+    desk.status(ticket, "resolved", resolved)
+
+    assert desk.sweep(resolved + timedelta(days=7, minutes=1)).closed == [ticket.number]
+
+    [status_mail] = mails("closed")
+    assert status_mail["To"].addresses[0].addr_spec == "alice@customer.example"
+    assert [a.addr_spec for a in status_mail["Cc"].addresses] == [
+        "dave@partner.example"
+    ]
