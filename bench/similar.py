@@ -5,8 +5,9 @@
 
 For each database and size it writes a history straight into a fresh
 database (bench/history_data.py's generator: every ticket with its messages,
-three years of them, most resolved or closed), fills the full-text index
-(as schema step 10 does for an upgraded desk) and then, in one process:
+three years of them, most resolved or closed, in the full-text index),
+rebuilds that index as `tierdesk db reindex` does (timed) and then, in one
+process:
 
 - look-up: `similar_solved` for the new requests of a corpus (subject and
   text, as a notice asks), timed one by one: the cost per new ticket;
@@ -46,7 +47,7 @@ from tierdesk.parsers.parse import parse_mail
 from tierdesk.storage import spool
 from tierdesk.storage.clock import system_clock
 from tierdesk.storage.db import open_database
-from tierdesk.storage.search import fill_search_index
+from tierdesk.storage.search import rebuild_search_index
 from tierdesk.storage.search_similar import similar_solved
 from tierdesk.storage.sql import Sql
 
@@ -127,10 +128,9 @@ def main() -> int:
                 generate(url, shape)
                 db = open_database(url)
                 began = time.perf_counter()
-                with db.atomic():
-                    indexed = fill_search_index(db)
-                if kind == "postgres":  # as schema step 10 and `db reindex` do
-                    db.execute_sql("ANALYZE message_search")
+                # the generator indexed the messages in bulk; timed here is the
+                # daemon's own way, message by message, as `tierdesk db reindex` does
+                indexed = rebuild_search_index(db)
                 fill = time.perf_counter() - began
                 db.close()
                 costs = sorted(lookup_costs(url, shape, args.lookups))
