@@ -90,3 +90,15 @@ def test_an_agents_auto_reply_to_support_search_gets_no_answer(desk):
     assert outcome.kind == "ignored"
     assert desk.outbox("search_results") == []
     assert len(desk.outbox()) == before
+
+
+def test_an_agent_who_searches_in_russian_gets_the_results_in_russian(desk):
+    olga = desk.receive(fixture_bytes("search/ru_printers.eml")).ticket
+
+    desk.receive(fixture_bytes("search/agent_search_ru.eml"))  # «принтер бухгалтерия»
+
+    [answer] = desk.outbox("search_results")
+    assert answer["Subject"] == "Поиск: принтер бухгалтерия (найдено: 1)"
+    text = body(answer)
+    assert "Заявки по запросу «принтер бухгалтерия», лучшие первыми:" in text
+    assert f"#{olga} " in text

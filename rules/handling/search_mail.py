@@ -3,8 +3,9 @@
 The query is the subject (without Re:/Fwd:), or the first line of the text
 when the subject is empty. Only an agent writing from their own address,
 verified as for any automatic answer (and with DKIM/DMARC where an
-authserv-id is trusted), gets an answer; the results go to the agent's
-configured address and hold only tickets of queues the agent may read.
+authserv-id is trusted), gets an answer, in the language the agent asked in;
+the results go to the agent's configured address and hold only tickets of
+queues the agent may read.
 Anyone else, and any robot, gets nothing: no mail to strangers.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import re
 
 from tierdesk.parsers.authres import dkim_or_dmarc_pass, domain_of
+from tierdesk.parsers.language import detect_language
 from tierdesk.parsers.parsed import ParsedMail
 from tierdesk.rules.guard import address_key, automatic_mail_refusal
 from tierdesk.rules.handling.facts import Facts, Inbound, UnsignedAgent
@@ -87,7 +89,8 @@ def plan_search_request(
         "search_results",
         f"{msg.mail.message_id}/search",
         Thread.under(msg.mail),
-        settings.default_language,
+        # agents have no language of their own: answer in the one they asked in
+        detect_language(msg.mail, settings.languages, settings.default_language),
         f"{agent.name} searched the desk",
         limit_class="automatic",
         query=query,
