@@ -39,12 +39,7 @@ from tierdesk.parsers.subject import parse_subject
 from tierdesk.rules.decision import Decision
 from tierdesk.rules.handling.bounces import bounce_of, bounce_target
 from tierdesk.rules.handling.decide import identify, plan_message
-from tierdesk.rules.handling.facts import (
-    Customer,
-    Facts,
-    Inbound,
-    Party,
-)
+from tierdesk.rules.handling.facts import Customer, Facts, Inbound, Party
 from tierdesk.rules.handling.outcome import (
     ALREADY_STORED,
     Outcome,
@@ -53,9 +48,7 @@ from tierdesk.rules.handling.outcome import (
     quarantined,
 )
 from tierdesk.rules.handling.plan import Plan
-from tierdesk.rules.handling.thread import (
-    needs_routing,
-)
+from tierdesk.rules.handling.thread import needs_routing
 from tierdesk.rules.handling.trust import envelope_of
 from tierdesk.rules.route import NOT_ROUTED, route
 from tierdesk.storage import spool
@@ -69,10 +62,9 @@ from tierdesk.storage.db import (
     is_connection_trouble,
     reset_connection,
 )
+from tierdesk.storage.search_memo import IndexMemo
 from tierdesk.storage.sql import Sql
-from tierdesk.storage.threads import (
-    ticket_of_message,
-)
+from tierdesk.storage.threads import ticket_of_message
 
 log = logging.getLogger("tierdesk.pipeline")
 
@@ -98,6 +90,7 @@ class Pipeline:
     parser: ParseRunner
     clock: Clock = field(default=system_clock)
     claimant: Claimant = field(default_factory=Claimant)
+    index_memo: IndexMemo = field(default_factory=IndexMemo)  # for similar tickets
     # told of each batch's outcomes once they are committed (the daemon's metrics)
     observer: Callable[[Sequence[int], Sequence[Outcome | None]], None] | None = None
 
@@ -254,7 +247,8 @@ class Pipeline:
         if plan.quarantine:  # its events are kept; the message stays in the spool
             return quarantined(mail.message_id, plan.reason)
         limits = live.settings.limits
-        mails = with_similar_tickets(self.sql, live, ticket, plan.mails, now)
+        memo = self.index_memo
+        mails = with_similar_tickets(self.sql, live, ticket, plan.mails, now, memo)
         failures = queue_mails(self.sql, live.composer, ticket, mails, now, limits)
         if failures and plan.if_unsent and ticket is None:
             reason = f"{plan.if_unsent}: {failures[0]}"

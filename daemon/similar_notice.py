@@ -20,6 +20,7 @@ from tierdesk.rules.handling.mails import NO_TEXT
 from tierdesk.rules.handling.plan import MailSpec
 from tierdesk.rules.model import RuleSet
 from tierdesk.storage.clock import to_naive_utc
+from tierdesk.storage.search_memo import IndexMemo
 from tierdesk.storage.search_similar import Similar, similar_solved
 from tierdesk.storage.sql import Sql
 
@@ -46,8 +47,10 @@ def with_similar_tickets(
     ticket: TicketFacts | None,
     specs: Sequence[MailSpec],
     now: datetime,
+    memo: IndexMemo | None = None,
 ) -> Sequence[MailSpec]:
-    """The specs, each new-ticket notice to an agent given `similar` in its context."""
+    """The specs, each new-ticket notice to an agent given `similar` in its context
+    (`memo`: how common the index's words are, kept by the pipeline)."""
     wanted = snapshot.config.search.similar_tickets
     if wanted <= 0 or ticket is None:
         return specs
@@ -76,6 +79,7 @@ def with_similar_tickets(
                     answer_lines=snapshot.config.search.answer_lines,
                     queues=only,
                     not_queues=never,
+                    memo=memo,
                 )
             ]
         out.append(replace(spec, context={**spec.context, "similar": found}))

@@ -20,6 +20,7 @@ from tierdesk.parsers.stemming import (
     snippet,
 )
 from tierdesk.storage.search import TABLE
+from tierdesk.storage.search_memo import IndexMemo
 from tierdesk.storage.sql import Sql
 
 CANDIDATES_PER_RESULT = 20  # best messages read per ticket wanted, before grouping
@@ -76,7 +77,9 @@ def _postings(sql: Sql, term: str, cap: int) -> int:
     )
 
 
-def _pg_common_words(sql: Sql, words: list[str], cap: int) -> set[str] | None:
+def _pg_common_words(
+    sql: Sql, words: list[str], cap: int, memo: IndexMemo | None = None
+) -> set[str] | None:
     """Of `words`, those whose lexeme ANALYZE counted in `cap` messages or more (its
     most common elements of the tsvector column); None before the first ANALYZE.
 
@@ -84,6 +87,24 @@ def _pg_common_words(sql: Sql, words: list[str], cap: int) -> set[str] | None:
     holding the word (measured: 15 ms for a word in 130,000), so the planner's
     own statistics say which words are common.
     """
+    if memo is None:
+        frequent = _pg_frequent(sql, cap)
+    else:
+        frequent = memo.get(("frequent", cap), lambda: _pg_frequent(sql, cap))
+    if frequent is None:
+        return None
+    lexemes = _pg_lexemes(sql, words, memo)
+    return {
+        word
+        for word in words
+        if not (found := lexemes[word])[0]
+        or not found[1]
+        or frequent & {*found[0], *found[1]}
+    }
+
+
+def _pg_frequent(sql: Sql, cap: int) -> frozenset[str] | None:
+    """The lexemes ANALYZE counted in `cap` messages or more; None before it ran."""
     stats = sql.one(
         "SELECT s.most_common_elems::text::text[], s.most_common_elem_freqs,"
         " c.reltuples FROM pg_stats s JOIN pg_class c ON c.relname = s.tablename"
@@ -94,39 +115,63 @@ def _pg_common_words(sql: Sql, words: list[str], cap: int) -> set[str] | None:
     if stats is None or stats[0] is None:
         return None
     elements, freqs, rows = stats
-    frequent = {
+    return frozenset(
         lexeme
         for lexeme, freq in zip(elements, freqs, strict=False)
         if freq * rows >= cap
-    }
-    lexemes = sql.all(
-        "SELECT w, ts_lexize('english_stem', w), ts_lexize('russian_stem', w)"
-        " FROM unnest(?::text[]) AS w",
-        words,
     )
-    return {
-        word
-        for word, english, russian in lexemes
-        if not english or not russian or frequent & {*english, *russian}
-    }
 
 
-def rare_terms(sql: Sql, terms: list[str], keep: int, cap: int) -> list[str]:
+def _pg_lexemes(
+    sql: Sql, words: list[str], memo: IndexMemo | None
+) -> dict[str, tuple[list[str], list[str]]]:
+    """Each word's English and Russian lexemes (empty: a stop word of that language)."""
+    wanted = (
+        words
+        if memo is None
+        else [k[1] for k in memo.missing([("lexemes", w) for w in words])]
+    )
+    found: dict[str, tuple[list[str], list[str]]] = {}
+    if wanted:
+        for word, english, russian in sql.all(
+            "SELECT w, ts_lexize('english_stem', w), ts_lexize('russian_stem', w)"
+            " FROM unnest(?::text[]) AS w",
+            wanted,
+        ):
+            found[word] = (english or [], russian or [])
+            if memo is not None:
+                memo.put(("lexemes", word), found[word])
+    if memo is not None:
+        for word in words:
+            if word not in found:
+                found[word] = memo.peek(("lexemes", word))  # type: ignore[assignment]
+    return found
+
+
+def rare_terms(
+    sql: Sql, terms: list[str], keep: int, cap: int, memo: IndexMemo | None = None
+) -> list[str]:
     """The first `keep` of `terms` (in their order: the subject's come first) that
-    occur in fewer than `cap` messages.
+    occur in fewer than `cap` messages (counts kept a while in `memo`, if given).
 
     Ranking costs one score per message that holds any term, so a word in
     most tickets (a desk's "printer") would make every look-up read the
     whole history; left out, a look-up costs at most keep x cap scores
     however large the history grows. bm25 and ts_rank weigh the rest.
     """
-    common = None if sql.sqlite else _pg_common_words(sql, terms, cap)
+    common = None if sql.sqlite else _pg_common_words(sql, terms, cap, memo)
     kept: list[str] = []
     for term in terms:
         if common is not None:
-            if term not in common:
-                kept.append(term)
-        elif _postings(sql, term, cap) < cap:
+            rare = term not in common
+        elif memo is None:
+            rare = _postings(sql, term, cap) < cap
+        else:
+            count = memo.get(
+                ("postings", term, cap), lambda t=term: _postings(sql, t, cap)
+            )
+            rare = count < cap
+        if rare:
             kept.append(term)
             if len(kept) >= keep:
                 break
@@ -165,18 +210,20 @@ def search(
     max_terms: int = 12,
     rare: tuple[int, int] | None = None,
     snippets: bool = True,
+    memo: IndexMemo | None = None,
 ) -> list[Hit]:
     """Tickets whose messages match `query`, best first, one row per ticket.
 
     Every word must match unless `any_term` (similar tickets: any, ranked).
     `rare` (keep, cap): ask only for the rarest words (`rare_terms`); without
     `snippets` the hits' snippets are empty (cutting one reads the whole text).
-    `queues` None means every queue (less `not_queues`); merged tickets are left out.
+    `queues` None means every queue (less `not_queues`); merged tickets are left out;
+    `memo` keeps how common words are for a while (storage/search_memo.py).
     """
     terms = query_terms(query, max_terms)
     words = terms if sql.sqlite else _pg_words(query, max_terms)
     if rare is not None:
-        words = rare_terms(sql, words, *rare)
+        words = rare_terms(sql, words, *rare, memo)
         terms = words if sql.sqlite else query_terms(" ".join(words), max_terms)
     if not terms or not words:
         return []

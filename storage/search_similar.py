@@ -7,6 +7,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
+from tierdesk.storage.search_memo import IndexMemo
 from tierdesk.storage.search_query import search
 from tierdesk.storage.sql import Sql
 
@@ -37,9 +38,10 @@ def similar_solved(
     answer_lines: int,
     queues: Collection[str] | None = None,
     not_queues: Collection[str] = (),
+    memo: IndexMemo | None = None,
 ) -> list[Similar]:
     """Up to `limit` solved tickets (other than `ticket_id`) ranked by likeness to `text`,
-    in `queues` (None: any) and not in `not_queues`."""
+    in `queues` (None: any) and not in `not_queues`; `memo` as for `search`."""
     hits = search(
         sql,
         text,
@@ -52,6 +54,7 @@ def similar_solved(
         max_terms=LOOKUP_TERMS,
         rare=RARE,
         snippets=False,
+        memo=memo,
     )
     return [
         Similar(
