@@ -35,11 +35,13 @@ TOPICS_RU = [
 ]
 BODY_EN = (
     "Hello,\n\nsince this morning {topic_lc}. We tried restarting everything twice.\n"
-    "Could you please have a look? It blocks {n} people in our team.\n\nBest regards,\n{name}\n"
+    "Could you please have a look? It blocks {n} people in our team.{details}\n\n"
+    "Best regards,\n{name}\n"
 )
 BODY_RU = (
     "Здравствуйте!\n\nС утра {topic_lc}. Мы дважды всё перезапускали.\n"
-    "Посмотрите, пожалуйста: из-за этого не могут работать {n} человек.\n\nС уважением,\n{name}\n"
+    "Посмотрите, пожалуйста: из-за этого не могут работать {n} человек.{details}\n\n"
+    "С уважением,\n{name}\n"
 )
 NAMES_EN = [
     "Alice Smith",
@@ -118,12 +120,16 @@ def message(
     when: datetime,
     to: str = SUPPORT_TO,
     opening: str = "Any news on this?",
+    details: str = "",
 ) -> bytes:
     """One raw mail of `thread` (a reply opens with `opening`, quotes, and names the
-    thread's latest Message-IDs)."""
+    thread's latest Message-IDs; `details`, if any, end the request's first paragraph)."""
     template = BODY_RU if thread.russian else BODY_EN
     body = template.format(
-        topic_lc=thread.subject.lower(), n=rng.randint(2, 40), name=thread.name
+        topic_lc=thread.subject.lower(),
+        n=rng.randint(2, 40),
+        name=thread.name,
+        details=f" Error details: {details}." if details else "",
     )
     if reply:
         quoted = "\n".join("> " + line for line in body.splitlines())

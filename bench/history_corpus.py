@@ -16,6 +16,8 @@ from tierdesk.parsers.reply_address import SigningKey, sign
 
 from bench.corpus import TOPICS_EN, Thread, message, new_thread
 from bench.history_shape import (
+    DETAIL_WORDS,
+    DETAILS,
     HEAVY,
     HEAVY_EVERY,
     RECENT,
@@ -23,6 +25,7 @@ from bench.history_shape import (
     SUPPORT,
     TAG,
     Shape,
+    detail_word,
     email,
     name,
     ticket_day,
@@ -94,10 +97,16 @@ def history_corpus(shape: Shape, count: int, seed: int) -> tuple[list[bytes], Co
         opening = "Any news on this?"
         if kind in ("token", "headers", "signed"):  # never the same words twice
             opening += " " + " ".join(rng.choice(WORDS) for _ in range(4))
+        details = ""
+        if kind in ("new", "known_new"):  # a request's own rare words, as the history's
+            picked = (rng.randrange(DETAIL_WORDS) for _ in range(DETAILS))
+            details = " ".join(detail_word(w) for w in picked)
         domain = thread.sender.split("@")[1]
         message_id = f"h{seed}.{n}.{rng.getrandbits(40):x}@{domain}"
         when = start + timedelta(seconds=n)
-        out.append(message(rng, thread, subject, message_id, reply, when, to, opening))
+        out.append(
+            message(rng, thread, subject, message_id, reply, when, to, opening, details)
+        )
         thread.message_ids.append(message_id)
         counts[kind] += 1
     return out, counts

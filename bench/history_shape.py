@@ -15,6 +15,10 @@ writes the rows (bench/history_sql.py) and the corpus that refers to them
 - Messages: the customer's request and our acknowledgement; on two tickets
   in three also an agent's answer (i % 3 == 1) or the customer's reply
   (i % 3 == 2).
+- Words: besides the common words of a few topics, each request names
+  DETAILS made-up words of a vocabulary of DETAIL_WORDS (an error code, a
+  host): rare words, as a real desk's history holds, that the similar-ticket
+  look-up ranks by. The corpus's new requests name them too.
 """
 
 from __future__ import annotations
@@ -38,6 +42,21 @@ SUPPORT = "support@example.com"
 TAG = "ACME"
 SIGNING_SECRET = hashlib.sha256(b"tierdesk history bench").hexdigest()
 MIN_TICKETS = 2 * RECENT + 100
+SYLLABLES = ("ka", "lo", "mi", "ne", "ru", "sa", "to", "vi")
+SYLLABLES += ("ze", "bo", "du", "fe", "gi", "ha", "ju", "pe")
+DETAIL_WORDS = len(SYLLABLES) ** 3  # 4,096 made-up words, three syllables each
+DETAILS = 3  # of them in each request
+
+
+def detail_word(w: int) -> str:
+    """Made-up word `w` (0 .. DETAIL_WORDS - 1), as the SQL's detail_word makes it."""
+    n = len(SYLLABLES)
+    return SYLLABLES[w % n] + SYLLABLES[w // n % n] + SYLLABLES[w // n // n % n]
+
+
+def detail_index(i: int, k: int) -> int:
+    """Which made-up word is ticket `i`'s `k`-th (0 .. DETAILS - 1): random-looking."""
+    return (DETAILS * i + k) * MIX % 2**32 // DETAIL_WORDS % DETAIL_WORDS
 
 
 def hex8(value: int) -> str:

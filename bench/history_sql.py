@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from bench.corpus import NAMES_EN, TOPICS_EN
 from bench.history_shape import (
     DAY,
+    DETAIL_WORDS,
+    DETAILS,
     HEAVY,
     HEAVY_EVERY,
     HOUR,
@@ -22,6 +24,7 @@ from bench.history_shape import (
     RECENT,
     SPAN,
     SUPPORT,
+    SYLLABLES,
     TAG,
     Shape,
 )
@@ -112,6 +115,16 @@ class HistorySql:
     def subject(self) -> str:
         """SQL for `Shape.subject` of ticket i."""
         return f"{_choice('i', TOPICS_EN)} || ' (' || {_txt('i')} || ')'"
+
+    def details(self) -> str:
+        """SQL for ticket i's made-up rare words (`history_shape.detail_word`), spaced."""
+        n = len(SYLLABLES)
+        words = []
+        for k in range(DETAILS):
+            w = f"(({DETAILS} * i + {k}) * {MIX} % 4294967296 / {DETAIL_WORDS} % {DETAIL_WORDS})"
+            syllables = [_choice(f"{w} / {n**p}", list(SYLLABLES)) for p in range(3)]
+            words.append("(" + " || ".join(syllables) + ")")
+        return " || ' ' || ".join(words)
 
     def message_id(self, which: int) -> str:
         """SQL for the `which`-th (1, 2, 3) of `Shape.message_ids` of ticket i."""
@@ -209,7 +222,8 @@ class HistorySql:
             "'Hello,' || char(10) || char(10) || 'since this morning nothing works for ticket '"
             f" || {_txt('i')} || '. We tried restarting everything twice and cleared the"
             " cache as your documentation says, but it keeps failing with the same error."
-            " Could you please have a look? It blocks our whole team.' || char(10) || 'Best"
+            " Could you please have a look? It blocks our whole team. Error details: '"
+            f" || {self.details()} || '.' || char(10) || 'Best"
             f" regards,' || char(10) || {self.name()}"
         ).replace("char(10)", "chr(10)" if d.postgres else "char(10)")
         yield self._insert(
