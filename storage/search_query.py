@@ -24,6 +24,13 @@ from tierdesk.storage.search_memo import IndexMemo
 from tierdesk.storage.sql import Sql
 
 CANDIDATES_PER_RESULT = 20  # best messages read per ticket wanted, before grouping
+# a word in one stored message in 20 says little of which ticket is like another; on a
+# young desk, where `cap` is out of reach, it would also make every look-up rank most
+# of the history (PostgreSQL's ts_rank: 6 us a message)
+COMMON_SHARE = 0.05
+COMMON_FLOOR = (
+    20  # never common in fewer messages: a new desk's look-ups use every word
+)
 RARE_CANDIDATES = (
     200  # a look-up by likeness joins and filters only these best messages
 )
@@ -58,6 +65,17 @@ def _fts_match(terms: list[str], any_term: bool) -> str:
     if any_term:
         return " OR ".join(f'"{t}"' for t in terms)
     return " ".join(f'"{t}"' + ("*" if is_prefix_term(t) else "") for t in terms)
+
+
+def common_bar(cap: int, stored: float) -> int:
+    """In how many messages a word is common: `cap`, or on a smaller desk one stored
+    message in COMMON_SHARE (never fewer than COMMON_FLOOR)."""
+    return max(1, min(cap, max(COMMON_FLOOR, int(COMMON_SHARE * stored))))
+
+
+def _stored_messages(sql: Sql) -> int:
+    """About how many messages are stored (the newest id: cheap, and close enough)."""
+    return sql.scalar("SELECT max(id) FROM message") or 0
 
 
 def _postings(sql: Sql, term: str, cap: int) -> int:
@@ -104,7 +122,7 @@ def _pg_common_words(
 
 
 def _pg_frequent(sql: Sql, cap: int) -> frozenset[str] | None:
-    """The lexemes ANALYZE counted in `cap` messages or more; None before it ran."""
+    """The lexemes ANALYZE counted in `common_bar` messages or more; None before it ran."""
     stats = sql.one(
         "SELECT s.most_common_elems::text::text[], s.most_common_elem_freqs,"
         " c.reltuples FROM pg_stats s JOIN pg_class c ON c.relname = s.tablename"
@@ -115,10 +133,11 @@ def _pg_frequent(sql: Sql, cap: int) -> frozenset[str] | None:
     if stats is None or stats[0] is None:
         return None
     elements, freqs, rows = stats
+    bar = common_bar(cap, rows)
     return frozenset(
         lexeme
         for lexeme, freq in zip(elements, freqs, strict=False)
-        if freq * rows >= cap
+        if freq * rows >= bar
     )
 
 
@@ -152,7 +171,8 @@ def rare_terms(
     sql: Sql, terms: list[str], keep: int, cap: int, memo: IndexMemo | None = None
 ) -> list[str]:
     """The first `keep` of `terms` (in their order: the subject's come first) that
-    occur in fewer than `cap` messages (counts kept a while in `memo`, if given).
+    are not common: in fewer than `cap` messages, and on a small desk in fewer
+    than one in COMMON_SHARE (`common_bar`; counts kept a while in `memo`, if given).
 
     Ranking costs one score per message that holds any term, so a word in
     most tickets (a desk's "printer") would make every look-up read the
@@ -160,17 +180,24 @@ def rare_terms(
     however large the history grows. bm25 and ts_rank weigh the rest.
     """
     common = None if sql.sqlite else _pg_common_words(sql, terms, cap, memo)
+    if common is None:
+        stored = (
+            _stored_messages(sql)
+            if memo is None
+            else memo.get(("stored",), lambda: _stored_messages(sql))
+        )
+        bar = common_bar(cap, stored)
     kept: list[str] = []
     for term in terms:
         if common is not None:
             rare = term not in common
         elif memo is None:
-            rare = _postings(sql, term, cap) < cap
+            rare = _postings(sql, term, bar) < bar
         else:
             count = memo.get(
-                ("postings", term, cap), lambda t=term: _postings(sql, t, cap)
+                ("postings", term, bar), lambda t=term: _postings(sql, t, bar)
             )
-            rare = count < cap
+            rare = count < bar
         if rare:
             kept.append(term)
             if len(kept) >= keep:

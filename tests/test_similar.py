@@ -126,3 +126,14 @@ def test_a_message_without_text_is_not_looked_up_by_the_notices_placeholder(desk
     notice = body(desk.notice_for("alice@acme.example"))
     assert "(no text)" in notice
     assert "Similar solved tickets" not in notice
+
+
+def test_a_word_in_one_stored_message_in_twenty_is_common_before_the_cap_is_reached():
+    """On a young desk a topic's word is in hundreds of messages: ranking them all on
+    every new ticket would cost more than the rest of its handling."""
+    from tierdesk.storage.search_query import common_bar
+
+    assert common_bar(1000, stored=100) == 20  # a new desk: every word of 20 or fewer
+    assert common_bar(1000, stored=4000) == 200  # one message in twenty
+    assert common_bar(1000, stored=1_000_000) == 1000  # the cap
+    assert common_bar(2, stored=1_000_000) == 2
