@@ -56,32 +56,39 @@ def similar_solved(
         snippets=False,
         memo=memo,
     )
+    answers = _answers(sql, [h.number for h in hits], answer_lines)
     return [
         Similar(
             h.number,
             h.subject,
             h.status,
             h.resolved_at or h.updated_at,
-            _answer(sql, h.number, answer_lines),
+            answers[h.number],
         )
         for h in hits
     ]
 
 
-def _answer(sql: Sql, number: int, lines: int) -> list[str]:
-    """The first non-blank lines of the last answer an agent sent before the ticket was
+def _answers(sql: Sql, numbers: list[int], lines: int) -> dict[int, list[str]]:
+    """Each ticket's first non-blank lines of the last answer an agent sent before it was
     resolved, as the agent wrote it (the sent mail adds a status line and a signature)."""
-    row = sql.one(
-        "SELECT m.text FROM message m JOIN ticket t ON t.id = m.ticket_id"
-        " WHERE t.number = ? AND m.direction = 'in' AND m.kind = 'agent_reply'"
-        " AND (t.resolved_at IS NULL OR m.created_at <= t.resolved_at)"
-        " ORDER BY m.id DESC LIMIT 1",
-        number,
+    if not numbers:
+        return {}
+    rows = sql.all(
+        "SELECT t.number, m.text FROM message m JOIN ticket t ON t.id = m.ticket_id"
+        f" WHERE t.number IN ({', '.join('?' * len(numbers))})"
+        " AND m.direction = 'in' AND m.kind = 'agent_reply'"
+        " AND (t.resolved_at IS NULL OR m.created_at <= t.resolved_at) ORDER BY m.id",
+        *numbers,
     )
-    if row is None:
-        return []
+    last = {number: text for number, text in rows}  # in id order: the latest stays
+    return {number: _first_lines(last.get(number) or "", lines) for number in numbers}
+
+
+def _first_lines(text: str, lines: int) -> list[str]:
+    """Up to `lines` non-blank lines, to the signature or the quoted mail."""
     kept = []
-    for line in (row[0] or "").splitlines():
+    for line in text.splitlines():
         if line.strip() == SIGNATURE or line.startswith("> "):
             break
         if line.strip():
