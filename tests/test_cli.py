@@ -14,7 +14,7 @@ from tierdesk.daemon.runtime import open_runtime
 from tierdesk.storage import spool
 
 from tests.conftest import FIXTURES
-from tests.support.relay_sink import free_port
+from tests.support.ports import free_port
 
 TIERDESK = str(Path(sys.executable).parent / "tierdesk")
 

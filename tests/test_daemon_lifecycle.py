@@ -15,7 +15,7 @@ from tierdesk.storage.models import MetaEntry
 from tests.conftest import fixture_bytes
 from tests.support.daemon_process import TIERDESK, DaemonProcess, wait_until
 from tests.support.dovecot import make_dovecot  # noqa: F401 - fixture
-from tests.support.relay_sink import free_port
+from tests.support.ports import free_port
 
 REQUEST = fixture_bytes("flow/new_request.eml")
 

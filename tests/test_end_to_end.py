@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import fixture_bytes
-from tests.support.relay_sink import free_port
+from tests.support.ports import free_port
 
 TIERDESK = str(Path(sys.executable).parent / "tierdesk")
 

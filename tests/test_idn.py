@@ -35,7 +35,8 @@ from tierdesk.storage.schema import upgrade
 
 from tests.conftest import fixture_bytes
 from tests.support.desk import Desk, body, open_desk
-from tests.support.relay_sink import RelaySink, free_port
+from tests.support.ports import free_port
+from tests.support.relay_sink import RelaySink
 from tests.support.schema_history import back_to
 
 OLGA = "olga@пример.рф"

@@ -18,7 +18,7 @@ from tests.support.imap_pollers import (
     message,
     spool_count,
 )
-from tests.support.relay_sink import free_port
+from tests.support.ports import free_port
 
 
 def test_idle_picks_up_new_mail_and_moves_it_to_processed(server, pollers, runtime):

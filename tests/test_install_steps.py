@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from tests.support.install_steps import readme_block, translate, unit_commands
-from tests.support.relay_sink import free_port
+from tests.support.ports import free_port
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 REQUEST = (CHECKOUT / "tests/fixtures/flow/new_request.eml").read_bytes()

@@ -15,7 +15,7 @@ from tierdesk.storage.sql import Sql
 
 from tests.conftest import fixture_bytes
 from tests.support.daemon_process import DaemonProcess, wait_until
-from tests.support.relay_sink import free_port
+from tests.support.ports import free_port
 from tests.support.scrape import healthz, metrics_yaml, scrape, value
 
 REQUEST = fixture_bytes("flow/new_request.eml")

@@ -9,7 +9,7 @@ from tierdesk.daemon.metrics_collect import MailboxCollector
 
 from tests.support.daemon_process import wait_until
 from tests.support.imap_pollers import connected
-from tests.support.relay_sink import free_port
+from tests.support.ports import free_port
 from tests.support.scrape import parse, value
 
 

@@ -16,7 +16,7 @@ from tierdesk.storage.models import OutboxItem
 
 from tests.conftest import fixture_bytes
 from tests.support.envelope import plain_envelope
-from tests.support.relay_sink import free_port
+from tests.support.ports import free_port
 from tests.support.scrape import Samples, parse, value
 
 FAILURES = "tierdesk_outbox_send_failures_total"

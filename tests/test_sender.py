@@ -12,7 +12,7 @@ from tierdesk.daemon.outgoing.sender import Sender
 from tierdesk.storage.models import Event, OutboxItem
 
 from tests.support.desk import body, new_ticket, open_desk
-from tests.support.relay_sink import free_port
+from tests.support.ports import free_port
 
 
 def now() -> datetime:

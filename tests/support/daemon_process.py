@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.relay_sink import free_port
+from tests.support.ports import free_port
 
 TIERDESK = str(Path(sys.executable).parent / "tierdesk")
 

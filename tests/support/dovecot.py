@@ -32,7 +32,6 @@ from tests.support.dovecot_config import (
     HOST,
     MAX_BASE_DIR_LEN,
     DovecotConfig,
-    free_port,
     process_users,
     write_oauth2_args,
 )
@@ -43,6 +42,7 @@ from tests.support.dovecot_install import (
     find_binary,
 )
 from tests.support.dovecot_mail import DovecotError, DovecotMailMixin
+from tests.support.ports import free_port
 
 __all__ = [
     "HOST",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import grp
 import os
 import pwd
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,13 +13,6 @@ NOBODY_UID = 65534
 # Unix socket paths are limited to 108 bytes; the longest one below base_dir is
 # "token-login/imap-urlauth", so longer base dirs move the sockets to a short dir in /tmp.
 MAX_BASE_DIR_LEN = 75
-
-
-def free_port() -> int:
-    """Return a port that was free a moment ago (bind to port 0, then close)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 def atomic_write(path: Path, data: bytes, mode: int) -> None:

@@ -12,7 +12,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 from tests.support.oauth2_provider import FakeProvider
-from tests.support.relay_sink import RelaySink, free_port
+from tests.support.ports import free_port
+from tests.support.relay_sink import RelaySink
 
 
 @dataclass

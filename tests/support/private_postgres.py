@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.support.relay_sink import free_port
+from tests.support.ports import free_port
 
 
 def postgres_bin() -> Path | None:

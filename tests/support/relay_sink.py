@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -12,6 +11,8 @@ from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from tests.support.ports import free_port
 
 
 @dataclass
@@ -60,13 +61,6 @@ class RelaySink:
             time.sleep(0.05)
         with self.lock:
             return list(self.received)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_sink() -> tuple[RelaySink, Controller]:
