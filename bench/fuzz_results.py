@@ -18,8 +18,8 @@ CRASH_REASON = "fuzz harness: exception escaped the pipeline:"
 # an exception the pipeline caught and quarantined the message for: a bug all the same
 PIPELINE_ERROR = "pipeline error:"
 _BOUNDARY = re.compile(rb"=_tierdesk_[0-9a-f]+")
-# a notice's similar solved tickets (templates/*/notify_new.txt): its heading and indented rows
 _ENCODING = "content-transfer-encoding"
+# a notice's similar solved tickets (templates/*/notify_new.txt): its heading and indented rows
 _SIMILAR_BLOCK = re.compile(
     r"\r?\n(?:Similar solved tickets|Похожие решённые заявки):\r?\n(?: {2}[^\n]*\n)*"
 )

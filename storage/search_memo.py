@@ -49,16 +49,16 @@ class IndexMemo:
         self.put(key, value, now)
         return value
 
-    def missing(self, keys: list[Hashable]) -> list[Hashable]:
-        """Those of `keys` with no fresh value kept."""
+    def fresh(self, key: Hashable) -> object:
+        """The value kept for `key` if still fresh, else None."""
         now = self.clock()
         with self._lock:
-            return [
-                k
-                for k in keys
-                if (found := self._kept.get(k)) is None
-                or now - found[0] >= self.seconds
-            ]
+            found = self._kept.get(key)
+            return (
+                found[1]
+                if found is not None and now - found[0] < self.seconds
+                else None
+            )
 
     def put(self, key: Hashable, value: object, now: float | None = None) -> None:
         """Keep `value` for `key` from now (the least recently used go past `entries`)."""
@@ -68,8 +68,7 @@ class IndexMemo:
             while len(self._kept) > self.entries:
                 self._kept.popitem(last=False)
 
-    def peek(self, key: Hashable) -> object:
-        """The value kept for `key`, fresh or not, or None."""
-        with self._lock:
-            found = self._kept.get(key)
-            return None if found is None else found[1]
+
+def remembered(memo: IndexMemo | None, key: Hashable, compute: Callable[[], T]) -> T:
+    """`compute()`, through `memo` when there is one."""
+    return compute() if memo is None else memo.get(key, compute)

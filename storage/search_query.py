@@ -20,7 +20,7 @@ from tierdesk.parsers.stemming import (
     snippet,
 )
 from tierdesk.storage.search import TABLE
-from tierdesk.storage.search_memo import IndexMemo
+from tierdesk.storage.search_memo import IndexMemo, remembered
 from tierdesk.storage.sql import Sql
 
 CANDIDATES_PER_RESULT = 20  # best messages read per ticket wanted, before grouping
@@ -105,10 +105,7 @@ def _pg_common_words(
     holding the word (measured: 15 ms for a word in 130,000), so the planner's
     own statistics say which words are common.
     """
-    if memo is None:
-        frequent = _pg_frequent(sql, cap)
-    else:
-        frequent = memo.get(("frequent", cap), lambda: _pg_frequent(sql, cap))
+    frequent = remembered(memo, ("frequent", cap), lambda: _pg_frequent(sql, cap))
     if frequent is None:
         return None
     lexemes = _pg_lexemes(sql, words, memo)
@@ -145,12 +142,12 @@ def _pg_lexemes(
     sql: Sql, words: list[str], memo: IndexMemo | None
 ) -> dict[str, tuple[list[str], list[str]]]:
     """Each word's English and Russian lexemes (empty: a stop word of that language)."""
-    wanted = (
-        words
-        if memo is None
-        else [k[1] for k in memo.missing([("lexemes", w) for w in words])]
-    )
     found: dict[str, tuple[list[str], list[str]]] = {}
+    if memo is not None:
+        for word in words:
+            if (kept := memo.fresh(("lexemes", word))) is not None:
+                found[word] = kept  # type: ignore[assignment]
+    wanted = [word for word in words if word not in found]
     if wanted:
         for word, english, russian in sql.all(
             "SELECT w, ts_lexize('english_stem', w), ts_lexize('russian_stem', w)"
@@ -160,10 +157,6 @@ def _pg_lexemes(
             found[word] = (english or [], russian or [])
             if memo is not None:
                 memo.put(("lexemes", word), found[word])
-    if memo is not None:
-        for word in words:
-            if word not in found:
-                found[word] = memo.peek(("lexemes", word))  # type: ignore[assignment]
     return found
 
 
@@ -181,23 +174,15 @@ def rare_terms(
     """
     common = None if sql.sqlite else _pg_common_words(sql, terms, cap, memo)
     if common is None:
-        stored = (
-            _stored_messages(sql)
-            if memo is None
-            else memo.get(("stored",), lambda: _stored_messages(sql))
-        )
+        stored = remembered(memo, ("stored",), lambda: _stored_messages(sql))
         bar = common_bar(cap, stored)
     kept: list[str] = []
     for term in terms:
         if common is not None:
             rare = term not in common
-        elif memo is None:
-            rare = _postings(sql, term, bar) < bar
         else:
-            count = memo.get(
-                ("postings", term, bar), lambda t=term: _postings(sql, t, bar)
-            )
-            rare = count < bar
+            key = ("postings", term, bar)
+            rare = remembered(memo, key, lambda t=term: _postings(sql, t, bar)) < bar
         if rare:
             kept.append(term)
             if len(kept) >= keep:

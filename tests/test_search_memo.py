@@ -55,8 +55,8 @@ def test_the_least_recently_used_values_go_first_past_the_limit():
     assert memo.get("a", lambda: 0) == 1  # "a" used again: "b" is now the oldest
     memo.put("c", 3)
 
-    assert memo.peek("b") is None
-    assert (memo.peek("a"), memo.peek("c")) == (1, 3)
+    assert memo.fresh("b") is None
+    assert (memo.fresh("a"), memo.fresh("c")) == (1, 3)
 
 
 def test_a_look_up_remembers_which_words_are_common_and_counts_again_later(desk):
