@@ -1,7 +1,9 @@
 """Searching the full-text index: ranked tickets with a snippet, and similar solved tickets.
 
 SQLite ranks with bm25 over the stems (the subject weighs more than the
-text); PostgreSQL with ts_rank over the document (subject weight A). Both
+text); PostgreSQL with ts_rank over the document (subject weight A), and a
+look-up by likeness by the words' inverse document frequency
+(storage/search_pg.py). Both
 give one row per ticket, its best message, and a snippet cut in Python from
 that message's original text around the words that matched.
 """
@@ -13,14 +15,21 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tierdesk.parsers.stemming import (
-    STOP_WORDS,
-    WORD_RE,
     is_prefix_term,
     query_terms,
     snippet,
 )
 from tierdesk.storage.search import TABLE
 from tierdesk.storage.search_memo import IndexMemo, remembered
+from tierdesk.storage.search_pg import (
+    Lexemes,
+    pg_common_words,
+    pg_element_counts,
+    pg_lexemes,
+    pg_likeness,
+    pg_tsquery,
+    pg_words,
+)
 from tierdesk.storage.sql import Sql
 
 CANDIDATES_PER_RESULT = 20  # best messages read per ticket wanted, before grouping
@@ -95,87 +104,30 @@ def _postings(sql: Sql, term: str, cap: int) -> int:
     )
 
 
-def _pg_common_words(
-    sql: Sql, words: list[str], cap: int, memo: IndexMemo | None = None
-) -> set[str] | None:
-    """Of `words`, those whose lexeme ANALYZE counted in `cap` messages or more (its
-    most common elements of the tsvector column); None before the first ANALYZE.
-
-    On PostgreSQL a capped probe still builds the GIN bitmap of every message
-    holding the word (measured: 15 ms for a word in 130,000), so the planner's
-    own statistics say which words are common.
-    """
-    frequent = remembered(memo, ("frequent", cap), lambda: _pg_frequent(sql, cap))
-    if frequent is None:
-        return None
-    lexemes = _pg_lexemes(sql, words, memo)
-    return {
-        word
-        for word in words
-        if not (found := lexemes[word])[0]
-        or not found[1]
-        or frequent & {*found[0], *found[1]}
-    }
-
-
-def _pg_frequent(sql: Sql, cap: int) -> frozenset[str] | None:
-    """The lexemes ANALYZE counted in `common_bar` messages or more; None before it ran."""
-    stats = sql.one(
-        "SELECT s.most_common_elems::text::text[], s.most_common_elem_freqs,"
-        " c.reltuples FROM pg_stats s JOIN pg_class c ON c.relname = s.tablename"
-        " AND c.relnamespace = to_regnamespace(s.schemaname)"
-        f" WHERE s.schemaname = current_schema() AND s.tablename = '{TABLE}'"
-        " AND s.attname = 'document'"
-    )
-    if stats is None or stats[0] is None:
-        return None
-    elements, freqs, rows = stats
-    bar = common_bar(cap, rows)
-    return frozenset(
-        lexeme
-        for lexeme, freq in zip(elements, freqs, strict=False)
-        if freq * rows >= bar
-    )
-
-
-def _pg_lexemes(
-    sql: Sql, words: list[str], memo: IndexMemo | None
-) -> dict[str, tuple[list[str], list[str]]]:
-    """Each word's English and Russian lexemes (empty: a stop word of that language)."""
-    found: dict[str, tuple[list[str], list[str]]] = {}
-    if memo is not None:
-        for word in words:
-            if (kept := memo.fresh(("lexemes", word))) is not None:
-                found[word] = kept  # type: ignore[assignment]
-    wanted = [word for word in words if word not in found]
-    if wanted:
-        for word, english, russian in sql.all(
-            "SELECT w, ts_lexize('english_stem', w), ts_lexize('russian_stem', w)"
-            " FROM unnest(?::text[]) AS w",
-            wanted,
-        ):
-            found[word] = (english or [], russian or [])
-            if memo is not None:
-                memo.put(("lexemes", word), found[word])
-    return found
-
-
 def rare_terms(
-    sql: Sql, terms: list[str], keep: int, cap: int, memo: IndexMemo | None = None
+    sql: Sql,
+    terms: list[str],
+    keep: int,
+    cap: int,
+    memo: IndexMemo | None = None,
+    lexemes: Lexemes | None = None,
 ) -> list[str]:
     """The first `keep` of `terms` (in their order: the subject's come first) that
     are not common: in fewer than `cap` messages, and on a small desk in fewer
     than one in COMMON_SHARE (`common_bar`; counts kept a while in `memo`, if given).
+    On PostgreSQL `terms` are words; `lexemes` theirs, if already looked up.
 
     Ranking costs one score per message that holds any term, so a word in
     most tickets (a desk's "printer") would make every look-up read the
     whole history; left out, a look-up costs at most keep x cap scores
-    however large the history grows. bm25 and ts_rank weigh the rest.
+    however large the history grows. bm25 and the IDF sum weigh the rest.
     """
-    common = None if sql.sqlite else _pg_common_words(sql, terms, cap, memo)
-    if common is None:
-        stored = remembered(memo, ("stored",), lambda: _stored_messages(sql))
-        bar = common_bar(cap, stored)
+    bar = _bar(sql, cap, memo)
+    common = None
+    if not sql.sqlite and (counted := pg_element_counts(sql, memo)) is not None:
+        if lexemes is None:
+            lexemes = pg_lexemes(sql, terms, memo)
+        common = pg_common_words(terms, lexemes, counted[0], bar)
     kept: list[str] = []
     for term in terms:
         if common is not None:
@@ -190,23 +142,30 @@ def rare_terms(
     return kept
 
 
-def _pg_words(text: str, limit: int) -> list[str]:
-    """The words of a query as PostgreSQL's to_tsquery takes them (it stems them)."""
-    seen: dict[str, None] = {}
-    for match in WORD_RE.finditer(text.lower().replace("ё", "е")):
-        word = match.group()
-        if word not in STOP_WORDS and len(word) >= 2:
-            seen.setdefault(word, None)
-        if len(seen) >= limit:
-            break
-    return list(seen)
+def _bar(sql: Sql, cap: int, memo: IndexMemo | None) -> int:
+    """In how many messages a word is common on this desk (`common_bar`)."""
+    return common_bar(cap, remembered(memo, ("stored",), lambda: _stored_messages(sql)))
 
 
-def _pg_tsquery(words: list[str], any_term: bool) -> str:
-    """to_tsquery text: any word (exact), or every word (also as a prefix of longer ones)."""
-    if any_term:
-        return " | ".join(words)
-    return " & ".join(f"{w}:*" if len(w) >= 4 and not w.isdigit() else w for w in words)
+def _ranked(
+    sql: Sql, words: list[str], any_term: bool, shortlist: bool
+) -> tuple[str, list[object]]:
+    """The engine's own ranking of the messages matching `words` as (id, score),
+    lowest score first (with `shortlist`, only the RARE_CANDIDATES best)."""
+    limit = f" LIMIT {RARE_CANDIDATES}" if shortlist else ""
+    if sql.sqlite:
+        best = (
+            f"SELECT rowid AS id, bm25({TABLE}, 4.0, 1.0) AS score FROM {TABLE}"
+            f" WHERE {TABLE} MATCH ? ORDER BY score{limit}"
+        )
+        return best, [_fts_match(words, any_term)]
+    tsquery = pg_tsquery(words, any_term)
+    best = (
+        "SELECT s.message_id AS id, -ts_rank(s.document, q.q) AS score FROM"
+        " (SELECT to_tsquery('english', ?) || to_tsquery('russian', ?) AS q) q,"
+        f" {TABLE} s WHERE s.document @@ q.q ORDER BY score{limit}"
+    )
+    return best, [tsquery, tsquery]
 
 
 def search(
@@ -233,9 +192,11 @@ def search(
     `memo` keeps how common words are for a while (storage/search_memo.py).
     """
     terms = query_terms(query, max_terms)
-    words = terms if sql.sqlite else _pg_words(query, max_terms)
+    words = terms if sql.sqlite else pg_words(query, max_terms)
+    lexemes = None
     if rare is not None:
-        words = rare_terms(sql, words, *rare, memo)
+        lexemes = None if sql.sqlite else pg_lexemes(sql, words, memo)
+        words = rare_terms(sql, words, *rare, memo, lexemes)
         terms = words if sql.sqlite else query_terms(" ".join(words), max_terms)
     if not terms or not words:
         return []
@@ -254,44 +215,28 @@ def search(
     if exclude_ticket is not None:
         where.append("t.id <> ?")
         params.append(exclude_ticket)
-    columns = (
-        "t.number, t.subject, t.status, t.queue, t.tier, t.updated_at, t.resolved_at,"
-        " m.id, m.subject, m.text"
-    )
-    wanted = limit * CANDIDATES_PER_RESULT
+    # the best messages as (id, score), lowest score first, and their parameters
+    if rare is not None and lexemes is not None:
+        stored = remembered(memo, ("stored",), lambda: _stored_messages(sql))
+        best, best_params = pg_likeness(
+            words, lexemes, _bar(sql, rare[1], memo), stored, RARE_CANDIDATES
+        )
+        if not best:
+            return []
+    else:
+        best, best_params = _ranked(sql, words, any_term, rare is not None)
     # a look-up by likeness ranks the index alone and joins only its best
     # candidates: joining every match first costs a row look-up per match
-    shortlist = f" LIMIT {RARE_CANDIDATES}" if rare is not None else ""
-    if sql.sqlite:
-        rows = sql.all(
-            f"SELECT {columns}, f.score FROM (SELECT rowid AS id,"
-            f" bm25({TABLE}, 4.0, 1.0) AS score FROM {TABLE} WHERE {TABLE} MATCH ?"
-            f" ORDER BY score{shortlist}) f JOIN message m ON m.id = f.id"
-            f" JOIN ticket t ON t.id = m.ticket_id WHERE {' AND '.join(where)}"
-            " ORDER BY f.score, m.id LIMIT ?",
-            _fts_match(words, any_term),
-            *params,
-            wanted,
-        )
-    else:
-        if rare is not None:
-            # the planner cannot size a handful of rare words' matches (it guessed
-            # 77,836 rows at 1M tickets) and starts parallel workers for them: 3 ms,
-            # more than the search itself; for the rest of this transaction only
-            sql.run("SELECT set_config('max_parallel_workers_per_gather', '0', true)")
-        tsquery = _pg_tsquery(words, any_term)
-        rows = sql.all(
-            "WITH q AS (SELECT to_tsquery('english', ?) || to_tsquery('russian', ?) AS q),"
-            " f AS (SELECT s.message_id AS id, -ts_rank(s.document, q.q) AS score"
-            f" FROM q, {TABLE} s WHERE s.document @@ q.q ORDER BY score{shortlist})"
-            f" SELECT {columns}, f.score FROM f JOIN message m ON m.id = f.id"
-            f" JOIN ticket t ON t.id = m.ticket_id WHERE {' AND '.join(where)}"
-            " ORDER BY f.score, m.id LIMIT ?",
-            tsquery,
-            tsquery,
-            *params,
-            wanted,
-        )
+    rows = sql.all(
+        "SELECT t.number, t.subject, t.status, t.queue, t.tier, t.updated_at,"
+        f" t.resolved_at, m.id, m.subject, m.text, f.score FROM ({best}) f"
+        " JOIN message m ON m.id = f.id JOIN ticket t ON t.id = m.ticket_id"
+        f" WHERE {' AND '.join(where)} ORDER BY f.score, m.id"
+        f"{' DESC' if lexemes is not None else ''} LIMIT ?",
+        *best_params,
+        *params,
+        limit * CANDIDATES_PER_RESULT,
+    )
     hits: dict[int, Hit] = {}
     for (
         number,

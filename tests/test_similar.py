@@ -98,14 +98,22 @@ def test_the_exact_earlier_duplicate_is_listed_first(desk):
 def test_words_in_most_messages_are_left_out_of_the_look_up(desk):
     """On PostgreSQL the look-up reads which words are common from ANALYZE's figures;
     on SQLite it counts them (up to the cap)."""
-    from tierdesk.storage.search_query import _pg_common_words, rare_terms
+    from tierdesk.storage.search_pg import (
+        pg_common_words,
+        pg_element_counts,
+        pg_lexemes,
+    )
+    from tierdesk.storage.search_query import rare_terms
 
     _solved_paper_jam(desk)
     desk.receive(fixture_bytes("search/toner.eml"))
     sql = desk.runtime.sql
     if not sql.sqlite:
         sql.run("ANALYZE message_search")
-        assert _pg_common_words(sql, ["copier"], 2) == {"copier"}  # from the statistics
+        counts, _ = pg_element_counts(sql)  # from the statistics
+        assert pg_common_words(["copier"], pg_lexemes(sql, ["copier"]), counts, 2) == {
+            "copier"
+        }
     terms = ["copier", "toner"]  # stems on SQLite, words on PostgreSQL: the same here
 
     # "copier" is in both messages, "toner" in one: with a cap of 2, one is common
@@ -137,3 +145,23 @@ def test_a_word_in_one_stored_message_in_twenty_is_common_before_the_cap_is_reac
     assert common_bar(1000, stored=4000) == 200  # one message in twenty
     assert common_bar(1000, stored=1_000_000) == 1000  # the cap
     assert common_bar(2, stored=1_000_000) == 2
+
+
+def test_a_rarer_shared_word_weighs_more_than_a_commoner_one(desk):
+    """Two solved tickets share "fuser" with the new one, one shares "klystron":
+    the rarer word says more about which ticket is like it (IDF, on both engines)."""
+    solved = [
+        desk.receive(fixture_bytes(f"search/{name}.eml")).ticket
+        for name in ("fuser_first", "klystron", "fuser_second")
+    ]
+    Ticket.update(status="resolved").where(Ticket.number.in_(solved)).execute()
+
+    desk.receive(fixture_bytes("search/fuser_and_klystron.eml"))
+
+    notice = body(desk.notice_for("alice@acme.example"))
+    listed = notice.split("Similar solved tickets:\n", 1)[1].split("\n--\n")[0]
+    numbers = [
+        int(line.split()[0][1:]) for line in listed.splitlines() if "  #" in line
+    ]
+    assert numbers[0] == solved[1]
+    assert sorted(numbers) == sorted(solved)
