@@ -10,7 +10,8 @@ rebuilds that index as `tierdesk db reindex` does (timed) and then, in one
 process:
 
 - look-up: `similar_solved` for the new requests of a corpus (subject and
-  text, as a notice asks), timed one by one: the cost per new ticket;
+  text, as a notice asks), timed one by one, with one `IndexMemo` for all
+  as a daemon's pipeline keeps: the cost per new ticket;
 - ingest: rounds of the history corpus (bench/history_corpus.py: new
   requests and replies, stored tickets named by position) through the real
   pipeline in-process with `search.similar_tickets` 3 and 0 in turns, so the
@@ -48,6 +49,7 @@ from tierdesk.storage import spool
 from tierdesk.storage.clock import system_clock
 from tierdesk.storage.db import open_database
 from tierdesk.storage.search import rebuild_search_index
+from tierdesk.storage.search_memo import IndexMemo
 from tierdesk.storage.search_similar import similar_solved
 from tierdesk.storage.sql import Sql
 
@@ -76,10 +78,11 @@ def lookup_costs(url: str, shape: Shape, count: int) -> list[float]:
     db = open_database(url)
     sql = Sql(db)
     costs = []
+    memo = IndexMemo()
     for text in texts[:count]:
         began = time.perf_counter()
         with db.atomic():
-            similar_solved(sql, 0, text, limit=3, answer_lines=4)
+            similar_solved(sql, 0, text, limit=3, answer_lines=4, memo=memo)
         costs.append((time.perf_counter() - began) * 1000)
     db.close()
     return costs
