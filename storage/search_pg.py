@@ -124,10 +124,13 @@ def pg_likeness(
     The score is minus the sum of bm25's inverse document frequency over the
     words a message holds, each word's frequency counted by the query itself.
     """
-    branches, params = [], []
+    branches: list[str] = []
+    params: list[object] = []
+    seen = {""}  # two forms of one word ("printers", "printer") count once
     for word in words:
-        if not (matches := _word_query(word, lexemes)):
+        if (matches := _word_query(word, lexemes)) in seen:
             continue
+        seen.add(matches)
         # each word's weight from its own count of matches, in floating point
         # (numeric's ln() costs 4 us a row)
         branches.append(
