@@ -38,7 +38,7 @@ from tierdesk.storage.models import (
     RecentText,
     SigningKeyRow,
 )
-from tierdesk.storage.search import migrate_to_search
+from tierdesk.storage.search import migrate_to_search, shorten_pending_list
 
 REPLY_SECRET_KEY = "reply_secret"
 TICKET_NUMBERS = "ticket_number_seq"
@@ -244,4 +244,6 @@ MIGRATIONS: dict[int, Step] = {
     9: Step(_v9_cluster, 9),
     # v9 daemons would store messages that the index never hears of
     10: Step(migrate_to_search, 10),
+    # a setting of the index: v10 daemons use it as before
+    11: Step(shorten_pending_list, 10),
 }

@@ -211,7 +211,7 @@ def test_version_8_database_numbers_its_next_ticket_after_its_last(db_url):
     back_to(db, 8)
     Counter.update(value=41).where(Counter.name == "ticket").execute()
 
-    assert upgrade(db) == [9, 10]
+    assert upgrade(db) == [9, 10, 11]
 
     assert next_ticket_number(Sql(db)) == 42
     assert current_version(db) == SCHEMA_VERSION
@@ -247,4 +247,28 @@ def test_version_8_database_ends_with_the_indexes_of_a_new_one(db_url):
         ("requester_id", "created_at"),
         False,
     ) in (new["ticket"])
+    db.close()
+
+
+def _pending_list_setting(db) -> list[str] | None:
+    return db.execute_sql(
+        "SELECT reloptions FROM pg_class WHERE relname = 'message_search_document'"
+        " AND relnamespace = current_schema()::regnamespace"
+    ).fetchone()[0]
+
+
+def test_version_10_database_gets_the_short_pending_list_of_a_new_one(db_url):
+    """Every look-up probes the GIN index once a word, and each probe reads the
+    whole pending list: a new index and an upgraded one keep it at 64 kB."""
+    db = open_database(db_url)
+    upgrade(db)
+    if isinstance(db, SqliteDatabase):
+        pytest.skip("SQLite's FTS5 index has no pending list")
+    assert _pending_list_setting(db) == ["gin_pending_list_limit=64"]
+    back_to(db, 10)
+    assert _pending_list_setting(db) is None
+
+    assert upgrade(db) == [11]
+
+    assert _pending_list_setting(db) == ["gin_pending_list_limit=64"]
     db.close()

@@ -75,7 +75,7 @@ def test_an_upgrade_goes_ahead_once_the_older_daemon_stopped_beating(db_url):
     now = datetime.now(UTC)
     _older_daemon_beating(db, now - timedelta(minutes=10))
 
-    assert upgrade(db, now) == [9, 10]
+    assert upgrade(db, now) == [9, 10, 11]
     db.close()
 
 

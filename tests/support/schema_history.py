@@ -54,7 +54,16 @@ def _undo_version_10(db: Database) -> None:
     db.execute_sql("DROP TABLE message_search")
 
 
+def _undo_version_11(db: Database) -> None:
+    """Undo migration 11 (the full-text index's short pending list)."""
+    if not is_sqlite(db):
+        db.execute_sql(
+            "ALTER INDEX message_search_document RESET (gin_pending_list_limit)"
+        )
+
+
 UNDO = {
+    11: _undo_version_11,
     10: _undo_version_10,
     9: _undo_version_9,
     7: _undo_version_7,
