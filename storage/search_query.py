@@ -219,35 +219,33 @@ def search(
     if rare is not None and lexemes is not None:
         stored = remembered(memo, ("stored",), lambda: _stored_messages(sql))
         best, best_params = pg_likeness(
-            words, lexemes, _bar(sql, rare[1], memo), stored, RARE_CANDIDATES
+            words, lexemes, common_bar(rare[1], stored), stored, RARE_CANDIDATES
         )
         if not best:
             return []
+        # a prepared plan cannot see the words: by each word's LIMIT it guessed that
+        # a scan of the whole index would stop early (it read 145,000 tsvectors for
+        # 181 matches, 85 ms a word, at 100k tickets), and it cannot size a few rare
+        # words' matches (two parallel workers, 3 ms); for this transaction, whose
+        # other statements look rows up by key, neither
+        sql.run(
+            "SELECT set_config('enable_seqscan', 'off', true),"
+            " set_config('max_parallel_workers_per_gather', '0', true)"
+        )
     else:
         best, best_params = _ranked(sql, words, any_term, rare is not None)
-    with sql.together():  # the settings and the query in one round trip
-        if lexemes is not None:
-            # a prepared plan cannot see the words: by each word's LIMIT it guessed
-            # that a scan of the whole index would stop early (it read 145,000
-            # tsvectors for 181 matches, 85 ms a word, at 100k tickets), and it cannot
-            # size a few rare words' matches (two parallel workers, 3 ms); for this
-            # transaction, whose other statements look rows up by key, neither
-            sql.run(
-                "SELECT set_config('enable_seqscan', 'off', true),"
-                " set_config('max_parallel_workers_per_gather', '0', true)"
-            )
-        # a look-up by likeness ranks the index alone and joins only its best
-        # candidates: joining every match first costs a row look-up per match
-        rows = sql.all(
-            "SELECT t.number, t.subject, t.status, t.queue, t.tier, t.updated_at,"
-            f" t.resolved_at, m.id, m.subject, m.text, f.score FROM ({best}) f"
-            " JOIN message m ON m.id = f.id JOIN ticket t ON t.id = m.ticket_id"
-            f" WHERE {' AND '.join(where)} ORDER BY f.score, m.id"
-            f"{' DESC' if lexemes is not None else ''} LIMIT ?",
-            *best_params,
-            *params,
-            limit * CANDIDATES_PER_RESULT,
-        )
+    # a look-up by likeness ranks the index alone and joins only its best
+    # candidates: joining every match first costs a row look-up per match
+    rows = sql.all(
+        "SELECT t.number, t.subject, t.status, t.queue, t.tier, t.updated_at,"
+        f" t.resolved_at, m.id, m.subject, m.text, f.score FROM ({best}) f"
+        " JOIN message m ON m.id = f.id JOIN ticket t ON t.id = m.ticket_id"
+        f" WHERE {' AND '.join(where)} ORDER BY f.score, m.id"
+        f"{' DESC' if lexemes is not None else ''} LIMIT ?",
+        *best_params,
+        *params,
+        limit * CANDIDATES_PER_RESULT,
+    )
     hits: dict[int, Hit] = {}
     for (
         number,

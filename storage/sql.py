@@ -12,8 +12,6 @@ value of a limited column (`CharField(max_length=...)`) to its width, as
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -93,17 +91,6 @@ class Sql:
     def all(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         """Every row of a query."""
         return self.run(sql, *params).fetchall()
-
-    @contextmanager
-    def together(self) -> Iterator[None]:
-        """The statements run within reach PostgreSQL in one round trip, at the first
-        fetch (psycopg's pipeline mode); on SQLite, which has none, as they come.
-        Errors are peewee's, even those the fetch or the end of the block raises."""
-        if self.sqlite:
-            yield
-            return
-        with as_peewee_errors, self.db.connection().pipeline():
-            yield
 
     def insert(self, table: str, **values: Any) -> int:
         """Insert one row and return its id."""

@@ -77,32 +77,6 @@ def test_foreign_tables_without_our_schema_are_not_touched(db_url):
     db.close()
 
 
-def test_statements_sent_together_see_each_others_work_and_fail_as_one(db_url):
-    """`Sql.together` (one round trip on PostgreSQL): a setting made by the first
-    statement holds for the second, and a failing statement still raises."""
-    from peewee import DatabaseError
-    from tierdesk.storage.sql import Sql
-
-    db = open_database(db_url)
-    upgrade(db)
-    sql = Sql(db)
-    setting = "SELECT set_config('application_name', 'together', true)"
-    reading = "SELECT current_setting('application_name')"
-
-    with db.atomic(), sql.together():
-        if not sql.sqlite:
-            sql.run(setting)
-        rows = sql.all("SELECT count(*) FROM contact")
-        named = None if sql.sqlite else sql.scalar(reading)
-
-    assert rows == [(0,)]
-    assert named in (None, "together")
-    with pytest.raises(DatabaseError), db.atomic(), sql.together():
-        sql.all("SELECT * FROM no_such_table")
-    assert Sql(db).scalar("SELECT count(*) FROM contact") == 0  # still usable
-    db.close()
-
-
 def test_insert_or_ignore_reports_duplicates_by_row_count(db_url):
     db = open_database(db_url)
     upgrade(db)
